@@ -1,0 +1,1 @@
+//! end-to-end suites live in tests/
