@@ -1,1 +1,76 @@
-//! placeholder
+//! The broker: request handlers (one file per API family under `handlers/`), the metadata
+//! image and its log, the partition registry, tenant namespaces and producer ids. It receives
+//! decoded requests from `server` and never touches a socket.
+
+mod error;
+pub mod handlers;
+pub mod metadata;
+mod namespace;
+mod partitions;
+mod producer_ids;
+pub mod retention;
+mod session;
+pub mod topic_config;
+
+pub use error::BrokerError;
+pub use handlers::{Reply, SUPPORTED_APIS};
+pub use namespace::Namespace;
+pub use partitions::{Partition, PartitionRegistry};
+pub use session::{ListenerInfo, Session};
+
+use metadata::MetadataStore;
+use schloss_log::Flusher;
+use std::path::PathBuf;
+use std::sync::Arc;
+use topic_config::BrokerDefaults;
+
+/// Broker-wide settings, already validated by the server's config loader.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub node_id: i32,
+    pub data_dir: PathBuf,
+    /// `num.partitions`: partitions of a topic created without a count.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`: Metadata for an unknown topic creates it.
+    pub auto_create_topics: bool,
+    /// `socket.request.max.bytes`, reported by DescribeConfigs.
+    pub socket_request_max_bytes: usize,
+    /// Topic config defaults (`[topic_defaults]`), reported as STATIC_BROKER_CONFIG.
+    pub topic_defaults: BrokerDefaults,
+}
+
+/// Everything the handlers share. Cheap to clone (all parts are behind `Arc`).
+#[derive(Clone)]
+pub struct Broker {
+    pub settings: Arc<BrokerSettings>,
+    pub metadata: Arc<MetadataStore>,
+    pub partitions: Arc<PartitionRegistry>,
+    producer_ids: Arc<producer_ids::ProducerIds>,
+}
+
+impl Broker {
+    /// Opens the data directory: replays the metadata log, then opens every partition log
+    /// (running recovery on each).
+    pub async fn open(settings: BrokerSettings) -> Result<Self, BrokerError> {
+        let flusher = Flusher::start();
+        let metadata = MetadataStore::open(&settings.data_dir, flusher.clone()).await?;
+        let partitions = PartitionRegistry::new(settings.data_dir.clone(), flusher);
+        let image = metadata.image();
+        let defaults = settings.topic_defaults.clone();
+        let registry = partitions.clone();
+        tokio::task::spawn_blocking(move || registry.open_all(&image, &defaults))
+            .await
+            .map_err(|e| BrokerError::Internal(format!("opening partitions: {e}")))??;
+        let producer_ids = producer_ids::ProducerIds::new(metadata.clone());
+        Ok(Self {
+            settings: Arc::new(settings),
+            metadata,
+            partitions,
+            producer_ids: Arc::new(producer_ids),
+        })
+    }
+
+    pub fn cluster_id(&self) -> String {
+        self.metadata.image().cluster_id.clone()
+    }
+}

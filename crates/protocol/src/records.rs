@@ -1,1 +1,349 @@
-//! (in progress)
+//! The records inside one v2 batch: bounded decoding (after capped decompression), encoding
+//! into a fresh batch with another codec, and per-record offsets and timestamps.
+//!
+//! Record layout, as in Kafka's `DefaultRecord` (varints are zig-zag):
+//! ```text
+//! length varint | attributes i8 | timestamp_delta varlong | offset_delta varint
+//! key_length varint | key | value_length varint | value
+//! header_count varint | (key_length varint | key | value_length varint | value)*
+//! ```
+//!
+//! INVARIANT: no length or count read from a record sizes an allocation before it has been
+//! checked against the bytes that remain, and every record's length prefix must equal the
+//! bytes its fields occupy.
+
+use bytes::Bytes;
+use schloss_model::batch::{
+    compute_crc, put_varlong, BatchError, BatchHeader, Compression, TimestampType, HEADER_LEN,
+    LOG_OVERHEAD, MIN_RECORD_LEN,
+};
+
+use crate::codec::{self, CodecError};
+
+const COMPRESSION_MASK: i16 = 0x07;
+/// Where the CRC32C lies in the batch header.
+const CRC_AT: usize = 17;
+/// A header needs at least its key length and value length, one byte each.
+const MIN_HEADER_LEN: usize = 2;
+
+/// One record of a v2 batch, with its deltas relative to the batch header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub attributes: i8,
+    pub timestamp_delta: i64,
+    pub offset_delta: i32,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<RecordHeader>,
+}
+
+/// A record header. The key is kept as raw bytes: Kafka reads it as a string but decodes
+/// invalid UTF-8 lossily rather than rejecting the batch, and keeping the bytes makes
+/// re-encoding exact. [`RecordHeader::key_str`] gives the string view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    pub key: Bytes,
+    pub value: Option<Bytes>,
+}
+
+impl RecordHeader {
+    /// The key as a string, if it is valid UTF-8.
+    pub fn key_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok()
+    }
+}
+
+/// What is wrong with one record's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedRecord {
+    #[error("truncated")]
+    Truncated,
+    #[error("varint longer than its type allows")]
+    VarintTooLong,
+    #[error("invalid length `{0}`")]
+    Length(i32),
+    #[error("invalid header count `{0}`")]
+    HeaderCount(i32),
+    #[error("record length {declared} but its fields take {consumed} bytes")]
+    SizeMismatch { declared: usize, consumed: usize },
+}
+
+/// Why the records of a batch could not be decoded or encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("record {index}: {kind}")]
+    Malformed { index: usize, kind: MalformedRecord },
+    #[error("{0} bytes remain after the declared records")]
+    TrailingBytes(usize),
+    #[error("{what} of {len} does not fit an i32")]
+    TooLarge { what: &'static str, len: usize },
+}
+
+/// Decodes every record of one whole batch (exactly `batch`): checks length and CRC32C,
+/// decompresses with output capped at `max_uncompressed`, and parses exactly `records_count`
+/// records with nothing left over.
+pub fn decode_records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<Record>, RecordError> {
+    let (header, payload) = checked_batch(batch)?;
+    let count = usize::try_from(header.records_count).map_err(|_| BatchError::RecordCount {
+        count: header.records_count,
+        last_offset_delta: header.last_offset_delta,
+        bytes: payload.len(),
+    })?;
+    let codec = header.compression()?;
+    let data = Bytes::from(codec::decompress(codec, payload, max_uncompressed)?);
+    let mut cursor = Cursor { data, pos: 0 };
+    // INVARIANT: capacity bounded by what the bytes present could hold.
+    let mut records = Vec::with_capacity(count.min(cursor.remaining() / MIN_RECORD_LEN));
+    for index in 0..count {
+        let record =
+            read_record(&mut cursor).map_err(|kind| RecordError::Malformed { index, kind })?;
+        records.push(record);
+    }
+    match cursor.remaining() {
+        0 => Ok(records),
+        left => Err(RecordError::TrailingBytes(left)),
+    }
+}
+
+/// Builds one v2 batch holding `records`, compressed with `codec`, copying from `template`
+/// the base offset, partition leader epoch, last offset delta, timestamps, producer id, epoch
+/// and base sequence, and every attribute bit but the codec. The record count and batch length
+/// are those of `records`; the CRC32C is computed afresh.
+pub fn encode_batch(
+    template: &BatchHeader,
+    records: &[Record],
+    codec: Compression,
+) -> Result<Vec<u8>, RecordError> {
+    let mut body = Vec::new();
+    let mut scratch = Vec::new();
+    for record in records {
+        scratch.clear();
+        write_record(&mut scratch, record)?;
+        put_varlong(&mut body, i64::from(i32_len("record", scratch.len())?));
+        body.extend_from_slice(&scratch);
+    }
+    let payload = codec::compress(codec, &body)?;
+    let batch_length = i32_len("batch", HEADER_LEN - LOG_OVERHEAD + payload.len())?;
+    let attributes = (template.attributes & !COMPRESSION_MASK) | codec as i16;
+
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&template.base_offset.to_be_bytes());
+    out.extend_from_slice(&batch_length.to_be_bytes());
+    out.extend_from_slice(&template.partition_leader_epoch.to_be_bytes());
+    out.push(2); // magic
+    out.extend_from_slice(&0u32.to_be_bytes()); // crc, sealed below
+    out.extend_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&template.last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&template.base_timestamp.to_be_bytes());
+    out.extend_from_slice(&template.max_timestamp.to_be_bytes());
+    out.extend_from_slice(&template.producer_id.to_be_bytes());
+    out.extend_from_slice(&template.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&template.base_sequence.to_be_bytes());
+    out.extend_from_slice(&i32_len("record count", records.len())?.to_be_bytes());
+    out.extend_from_slice(&payload);
+    let crc = compute_crc(&out);
+    if let Some(dst) = out.get_mut(CRC_AT..CRC_AT + 4) {
+        dst.copy_from_slice(&crc.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Re-encodes one batch with the `target` codec (for a topic whose `compression.type` differs
+/// from the producer's). Header fields other than codec, length and CRC are kept.
+pub fn recompress_batch(
+    batch: &[u8],
+    target: Compression,
+    max_uncompressed: usize,
+) -> Result<Vec<u8>, RecordError> {
+    let records = decode_records(batch, max_uncompressed)?;
+    let header = BatchHeader::parse(batch)?;
+    encode_batch(&header, &records, target)
+}
+
+/// Each record's absolute offset and timestamp, in batch order. In a LogAppendTime batch every
+/// record carries the batch's max timestamp, as in Kafka.
+pub fn record_timestamps(
+    batch: &[u8],
+    max_uncompressed: usize,
+) -> Result<Vec<(i64, i64)>, RecordError> {
+    let records = decode_records(batch, max_uncompressed)?;
+    let header = BatchHeader::parse(batch)?;
+    let log_append = header.timestamp_type() == TimestampType::LogAppendTime;
+    Ok(records
+        .iter()
+        .map(|r| {
+            let offset = header.base_offset.wrapping_add(i64::from(r.offset_delta));
+            let timestamp = if log_append {
+                header.max_timestamp
+            } else {
+                header.base_timestamp.wrapping_add(r.timestamp_delta)
+            };
+            (offset, timestamp)
+        })
+        .collect())
+}
+
+/// Parses the header and checks the parts that do not need the records: the batch fills
+/// `batch` exactly and its CRC32C matches. Returns the header and the (maybe compressed)
+/// record bytes.
+fn checked_batch(batch: &[u8]) -> Result<(BatchHeader, &[u8]), RecordError> {
+    let header = BatchHeader::parse(batch)?;
+    if header.total_len() != batch.len() {
+        return Err(BatchError::Length(header.batch_length).into());
+    }
+    let computed = compute_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::Crc {
+            stored: header.crc,
+            computed,
+        }
+        .into());
+    }
+    Ok((header, batch.get(HEADER_LEN..).unwrap_or_default()))
+}
+
+fn i32_len(what: &'static str, len: usize) -> Result<i32, RecordError> {
+    i32::try_from(len).map_err(|_| RecordError::TooLarge { what, len })
+}
+
+fn write_record(out: &mut Vec<u8>, record: &Record) -> Result<(), RecordError> {
+    out.push(record.attributes as u8);
+    put_varlong(out, record.timestamp_delta);
+    put_varlong(out, i64::from(record.offset_delta));
+    write_nullable(out, "key", record.key.as_deref())?;
+    write_nullable(out, "value", record.value.as_deref())?;
+    put_varlong(
+        out,
+        i64::from(i32_len("header count", record.headers.len())?),
+    );
+    for header in &record.headers {
+        write_nullable(out, "header key", Some(&header.key))?;
+        write_nullable(out, "header value", header.value.as_deref())?;
+    }
+    Ok(())
+}
+
+fn write_nullable(
+    out: &mut Vec<u8>,
+    what: &'static str,
+    field: Option<&[u8]>,
+) -> Result<(), RecordError> {
+    match field {
+        Some(bytes) => {
+            put_varlong(out, i64::from(i32_len(what, bytes.len())?));
+            out.extend_from_slice(bytes);
+        }
+        None => put_varlong(out, -1),
+    }
+    Ok(())
+}
+
+/// Reads one length-prefixed record; its fields are parsed within the declared length.
+fn read_record(cursor: &mut Cursor) -> Result<Record, MalformedRecord> {
+    let declared = cursor.varint()?;
+    let len = usize::try_from(declared).map_err(|_| MalformedRecord::Length(declared))?;
+    let mut body = Cursor {
+        data: cursor.take(len)?,
+        pos: 0,
+    };
+    let attributes = body.byte()? as i8;
+    let timestamp_delta = body.varlong()?;
+    let offset_delta = body.varint()?;
+    let key = body.nullable()?;
+    let value = body.nullable()?;
+    let header_count = body.varint()?;
+    let count =
+        usize::try_from(header_count).map_err(|_| MalformedRecord::HeaderCount(header_count))?;
+    if count > body.remaining() / MIN_HEADER_LEN {
+        return Err(MalformedRecord::Truncated);
+    }
+    let mut headers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key_len = body.varint()?;
+        let key_len = usize::try_from(key_len).map_err(|_| MalformedRecord::Length(key_len))?;
+        let key = body.take(key_len)?;
+        let value = body.nullable()?;
+        headers.push(RecordHeader { key, value });
+    }
+    if body.remaining() != 0 {
+        return Err(MalformedRecord::SizeMismatch {
+            declared: len,
+            consumed: body.pos,
+        });
+    }
+    Ok(Record {
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+        headers,
+    })
+}
+
+/// A read position in decompressed record bytes; slices share the underlying buffer.
+struct Cursor {
+    data: Bytes,
+    pos: usize,
+}
+
+impl Cursor {
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    fn byte(&mut self) -> Result<u8, MalformedRecord> {
+        let b = *self.data.get(self.pos).ok_or(MalformedRecord::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, len: usize) -> Result<Bytes, MalformedRecord> {
+        if len > self.remaining() {
+            return Err(MalformedRecord::Truncated);
+        }
+        let slice = self.data.slice(self.pos..self.pos + len);
+        self.pos += len;
+        Ok(slice)
+    }
+
+    /// A length-prefixed field where -1 means null.
+    fn nullable(&mut self) -> Result<Option<Bytes>, MalformedRecord> {
+        match self.varint()? {
+            -1 => Ok(None),
+            len => {
+                let len = usize::try_from(len).map_err(|_| MalformedRecord::Length(len))?;
+                self.take(len).map(Some)
+            }
+        }
+    }
+
+    /// Zig-zag varint of at most 5 bytes, decoded as Kafka's `ByteUtils.readVarint` does.
+    fn varint(&mut self) -> Result<i32, MalformedRecord> {
+        let raw = self.unsigned_varint(5)?;
+        let raw = raw as u32;
+        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    }
+
+    /// Zig-zag varlong of at most 10 bytes.
+    fn varlong(&mut self) -> Result<i64, MalformedRecord> {
+        let raw = self.unsigned_varint(10)?;
+        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    fn unsigned_varint(&mut self, max_bytes: u32) -> Result<u64, MalformedRecord> {
+        let mut value = 0u64;
+        for i in 0..max_bytes {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f).wrapping_shl(7 * i);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(MalformedRecord::VarintTooLong)
+    }
+}

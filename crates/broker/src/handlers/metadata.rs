@@ -1,0 +1,120 @@
+//! Metadata: brokers (the listener the client came in on), topics in the client's namespace,
+//! auto-creation governed by `auto.create.topics.enable`.
+
+use super::{code, internal_topic, str_bytes, topic_name, topics};
+use crate::metadata::TopicMeta;
+use crate::{Broker, Session};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use std::collections::BTreeMap;
+
+/// Kafka's value for "authorized operations not requested".
+pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub async fn handle(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let node = broker.settings.node_id;
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(node))
+            .with_host(str_bytes(&session.listener.advertised_host))
+            .with_port(session.listener.advertised_port)])
+        .with_cluster_id(Some(str_bytes(&broker.cluster_id())))
+        .with_controller_id(BrokerId(node))
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+
+    // v0: an empty list means all topics; v1+: null means all, empty means none.
+    let wanted = match request.topics {
+        None => None,
+        Some(list) if list.is_empty() && version == 0 => None,
+        Some(list) => Some(list),
+    };
+    let Some(wanted) = wanted else {
+        let image = broker.metadata.image();
+        response.topics = image
+            .topics
+            .values()
+            .filter_map(|t| session.namespace.to_local(&t.name).map(|local| describe(broker, t, local)))
+            .collect();
+        return response;
+    };
+    let auto_create = broker.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    for topic in wanted {
+        let entry = match (&topic.name, topic.topic_id.is_nil()) {
+            (Some(name), _) => by_name(broker, session, name, auto_create).await,
+            (None, false) => {
+                let image = broker.metadata.image();
+                match image.topic_by_id(&topic.topic_id).and_then(|t| session.namespace.to_local(&t.name).map(|l| (t, l))) {
+                    Some((t, local)) => describe(broker, t, local),
+                    None => MetadataResponseTopic::default()
+                        .with_topic_id(topic.topic_id)
+                        .with_error_code(code(ResponseError::UnknownTopicId)),
+                }
+            }
+            (None, true) => MetadataResponseTopic::default()
+                .with_error_code(code(ResponseError::InvalidRequest)),
+        };
+        response.topics.push(entry);
+    }
+    response
+}
+
+async fn by_name(
+    broker: &Broker,
+    session: &Session,
+    name: &kafka_protocol::messages::TopicName,
+    auto_create: bool,
+) -> MetadataResponseTopic {
+    let failed = |error: ResponseError| {
+        MetadataResponseTopic::default()
+            .with_name(Some(name.clone()))
+            .with_error_code(code(error))
+            .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+    };
+    let internal = match internal_topic(session, &name.0) {
+        Ok(i) => i,
+        Err(e) => return failed(e),
+    };
+    if let Some(t) = broker.metadata.image().topic(&internal) {
+        return describe(broker, t, &name.0);
+    }
+    if !auto_create {
+        return failed(ResponseError::UnknownTopicOrPartition);
+    }
+    match topics::create_topic(broker, internal, broker.settings.num_partitions, BTreeMap::new(), false).await {
+        Ok(t) => describe(broker, &t, &name.0),
+        // Created concurrently by someone else: describe what is there now.
+        Err((ResponseError::TopicAlreadyExists, _)) => match broker.metadata.image().topic(&session.namespace.to_internal(&name.0)) {
+            Some(t) => describe(broker, t, &name.0),
+            None => failed(ResponseError::UnknownTopicOrPartition),
+        },
+        Err((e, _)) => failed(e),
+    }
+}
+
+fn describe(broker: &Broker, topic: &TopicMeta, local: &str) -> MetadataResponseTopic {
+    let node = BrokerId(broker.settings.node_id);
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(local)))
+        .with_topic_id(topic.id)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_partitions(
+            (0..topic.partitions)
+                .map(|index| {
+                    MetadataResponsePartition::default()
+                        .with_partition_index(index)
+                        .with_leader_id(node)
+                        .with_leader_epoch(0)
+                        .with_replica_nodes(vec![node])
+                        .with_isr_nodes(vec![node])
+                })
+                .collect(),
+        )
+}

@@ -1,0 +1,122 @@
+//! Request handlers, one file per API family. Each handler answers per resource with the
+//! Kafka error code the client expects; only failures of the broker itself escape as errors.
+
+mod api_versions;
+mod cluster;
+mod configs;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+mod records_admin;
+mod topics;
+
+use crate::{Broker, Session};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{ResponseKind, TopicName};
+use schloss_protocol::request::Request;
+use kafka_protocol::protocol::StrBytes;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use api_versions::{api_versions_response, supported_range, SUPPORTED_APIS};
+
+/// What the connection should send back for one request.
+pub enum Reply {
+    /// Send this response now.
+    Now(ResponseKind),
+    /// The response is ready later (a produce waiting for fsync, a long-polling fetch). The
+    /// connection keeps reading and dispatching meanwhile, and sends responses in order.
+    Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
+    /// Send nothing: Produce with acks=0.
+    Nothing,
+}
+
+impl Broker {
+    /// Handles one decoded request of an authenticated session. The request must be of an
+    /// api and version listed in [`SUPPORTED_APIS`]; the connection checks that.
+    pub async fn handle(&self, session: &Session, version: i16, request: Request) -> Reply {
+        let response = match request {
+            Request::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
+            Request::Metadata(r) => {
+                ResponseKind::Metadata(metadata::handle(self, session, version, r).await)
+            }
+            Request::Produce(r) => return produce::handle(self, session, version, r).await,
+            Request::Fetch(r) => return fetch::handle(self, session, version, r),
+            Request::ListOffsets(r) => {
+                ResponseKind::ListOffsets(list_offsets::handle(self, session, version, r).await)
+            }
+            Request::OffsetForLeaderEpoch(r) => {
+                ResponseKind::OffsetForLeaderEpoch(list_offsets::leader_epoch(self, session, r))
+            }
+            Request::CreateTopics(r) => {
+                ResponseKind::CreateTopics(topics::create(self, session, version, r).await)
+            }
+            Request::DeleteTopics(r) => {
+                ResponseKind::DeleteTopics(topics::delete(self, session, r).await)
+            }
+            Request::CreatePartitions(r) => {
+                ResponseKind::CreatePartitions(topics::create_partitions(self, session, r).await)
+            }
+            Request::DeleteRecords(r) => {
+                ResponseKind::DeleteRecords(records_admin::delete_records(self, session, r).await)
+            }
+            Request::DescribeConfigs(r) => {
+                ResponseKind::DescribeConfigs(configs::describe(self, session, version, r))
+            }
+            Request::AlterConfigs(r) => {
+                ResponseKind::AlterConfigs(configs::alter(self, session, r).await)
+            }
+            Request::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+                configs::incremental_alter(self, session, r).await,
+            ),
+            Request::DescribeCluster(r) => {
+                ResponseKind::DescribeCluster(cluster::describe_cluster(self, session, r))
+            }
+            Request::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
+                cluster::describe_topic_partitions(self, session, r),
+            ),
+            Request::InitProducerId(r) => {
+                ResponseKind::InitProducerId(records_admin::init_producer_id(self, r).await)
+            }
+            _ => {
+                // The connection only dispatches supported apis, so this is a bug of ours.
+                tracing::error!("request for an api without a handler");
+                return Reply::Nothing;
+            }
+        };
+        Reply::Now(response)
+    }
+}
+
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+pub(crate) fn topic_name(s: &str) -> TopicName {
+    TopicName(str_bytes(s))
+}
+
+pub(crate) fn code(error: ResponseError) -> i16 {
+    error.code()
+}
+
+/// The internal name for a topic name a client sent, or the error Kafka gives for an
+/// invalid name.
+pub(crate) fn internal_topic(session: &Session, local: &str) -> Result<String, ResponseError> {
+    let valid = schloss_model::TopicName::new(local).is_ok()
+        && local.len() <= session.namespace.max_local_len();
+    if !valid {
+        return Err(ResponseError::InvalidTopicException);
+    }
+    Ok(session.namespace.to_internal(local))
+}
+
+/// Runs blocking log work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ResponseError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ResponseError::UnknownServerError)
+}

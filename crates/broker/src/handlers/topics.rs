@@ -1,0 +1,297 @@
+//! CreateTopics, DeleteTopics, CreatePartitions, and topic creation shared with Metadata's
+//! auto-create.
+
+use super::{blocking, code, internal_topic, str_bytes, topic_name};
+use crate::metadata::{MetadataRecord, TopicMeta};
+use crate::topic_config::{self, EffectiveConfig};
+use crate::{Broker, Session};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Most partitions one topic may have; Kafka has no hard limit, but one request must not be
+/// able to make the broker open millions of files.
+pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
+pub(crate) type Failure = (ResponseError, Option<String>);
+
+fn fail(error: ResponseError, message: impl Into<String>) -> Failure {
+    (error, Some(message.into()))
+}
+
+/// Creates a topic (or with `validate_only`, checks that it could be created).
+pub(crate) async fn create_topic(
+    broker: &Broker,
+    internal: String,
+    partitions: i32,
+    configs: BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<Arc<TopicMeta>, Failure> {
+    if partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC {
+        return Err(fail(
+            ResponseError::InvalidPartitions,
+            format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}."),
+        ));
+    }
+    for (k, v) in &configs {
+        topic_config::validate(k, v).map_err(|e| fail(ResponseError::InvalidConfig, e.to_string()))?;
+    }
+    let meta = TopicMeta {
+        id: uuid::Uuid::new_v4(),
+        name: internal.clone(),
+        partitions,
+        configs,
+    };
+    let record = MetadataRecord::TopicCreated {
+        id: meta.id,
+        name: meta.name.clone(),
+        partitions,
+        configs: meta.configs.clone(),
+    };
+    let outcome = broker
+        .metadata
+        .commit_with(|image| {
+            if image.topic(&internal).is_some() {
+                return Ok((Vec::new(), false));
+            }
+            Ok((if validate_only { Vec::new() } else { vec![record] }, true))
+        })
+        .await;
+    match outcome {
+        Ok((_, false)) => Err((ResponseError::TopicAlreadyExists, None)),
+        Ok((image, true)) if !validate_only => {
+            let topic = image.topic(&internal).cloned().ok_or((ResponseError::UnknownServerError, None))?;
+            let registry = broker.partitions.clone();
+            let defaults = broker.settings.topic_defaults.clone();
+            let opened = topic.clone();
+            blocking(move || registry.open_topic(&opened, &defaults))
+                .await
+                .map_err(|e| (e, None))?
+                .map_err(|e| {
+                    tracing::error!(topic = %internal, error = %e, "opening partition logs failed");
+                    (ResponseError::KafkaStorageError, None)
+                })?;
+            Ok(topic)
+        }
+        Ok(_) => Ok(Arc::new(meta)),
+        Err(e) => {
+            tracing::error!(error = %e, "metadata commit failed");
+            Err((ResponseError::KafkaStorageError, None))
+        }
+    }
+}
+
+pub async fn create(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let local = topic.name.0.to_string();
+        let mut result = CreatableTopicResult::default()
+            .with_name(topic.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        let outcome = async {
+            let internal = internal_topic(session, &local).map_err(|e| (e, None))?;
+            if topic.replication_factor != -1 && topic.replication_factor != 1 {
+                return Err(fail(
+                    ResponseError::InvalidReplicationFactor,
+                    format!(
+                        "Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only 1 broker(s) are registered.",
+                        topic.replication_factor, topic.replication_factor
+                    ),
+                ));
+            }
+            let mut partitions = topic.num_partitions;
+            if !topic.assignments.is_empty() {
+                if topic.num_partitions != -1 || topic.replication_factor != -1 {
+                    return Err(fail(
+                        ResponseError::InvalidRequest,
+                        "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+                    ));
+                }
+                let only_us = topic.assignments.iter().all(|a| {
+                    a.broker_ids.len() == 1 && a.broker_ids.first().map(|b| b.0) == Some(broker.settings.node_id)
+                });
+                if !only_us {
+                    return Err(fail(ResponseError::InvalidReplicaAssignment, "Replica assignments may only name this broker."));
+                }
+                partitions = topic.assignments.len() as i32;
+            } else if partitions == -1 {
+                partitions = broker.settings.num_partitions;
+            }
+            let mut configs = BTreeMap::new();
+            for c in &topic.configs {
+                let Some(value) = &c.value else {
+                    return Err(fail(ResponseError::InvalidConfig, format!("Null value not supported for topic configs: {}", c.name)));
+                };
+                configs.insert(c.name.to_string(), value.to_string());
+            }
+            create_topic(broker, internal, partitions, configs, request.validate_only).await
+        }
+        .await;
+        match outcome {
+            Ok(meta) => {
+                result.num_partitions = meta.partitions;
+                result.replication_factor = 1;
+                if version >= 7 && !request.validate_only {
+                    result.topic_id = meta.id;
+                }
+                let eff = EffectiveConfig {
+                    overrides: &meta.configs,
+                    defaults: &broker.settings.topic_defaults,
+                };
+                result.configs = Some(
+                    eff.resolve_all()
+                        .into_iter()
+                        .map(|r| {
+                            CreatableTopicConfigs::default()
+                                .with_name(str_bytes(r.key.name))
+                                .with_value(Some(str_bytes(&r.value)))
+                                .with_config_source(r.source as i8)
+                        })
+                        .collect(),
+                );
+            }
+            Err((error, message)) => {
+                if error == ResponseError::TopicAlreadyExists {
+                    result.error_message = Some(str_bytes(&format!("Topic '{local}' already exists.")));
+                } else {
+                    result.error_message = message.map(|m| str_bytes(&m));
+                }
+                result.error_code = code(error);
+            }
+        }
+        results.push(result);
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+pub async fn delete(broker: &Broker, session: &Session, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    // v0-5 send names only; v6 sends (name or id) pairs.
+    let wanted: Vec<(Option<String>, uuid::Uuid)> = if request.topics.is_empty() {
+        request.topic_names.iter().map(|n| (Some(n.0.to_string()), uuid::Uuid::nil())).collect()
+    } else {
+        request.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)).collect()
+    };
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        let mut result = DeletableTopicResult::default()
+            .with_name(name.as_deref().map(topic_name))
+            .with_topic_id(id);
+        let image = broker.metadata.image();
+        let found = match &name {
+            Some(local) => match internal_topic(session, local) {
+                Ok(internal) => image.topic(&internal).cloned().ok_or(ResponseError::UnknownTopicOrPartition),
+                Err(e) => Err(e),
+            },
+            None => image
+                .topic_by_id(&id)
+                .filter(|t| session.namespace.to_local(&t.name).is_some())
+                .cloned()
+                .ok_or(ResponseError::UnknownTopicId),
+        };
+        let outcome = match found {
+            Ok(topic) => {
+                if name.is_none() {
+                    result.name = session.namespace.to_local(&topic.name).map(topic_name);
+                }
+                result.topic_id = topic.id;
+                delete_topic(broker, &topic).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            result.error_code = code(e);
+        }
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+async fn delete_topic(broker: &Broker, topic: &TopicMeta) -> Result<(), ResponseError> {
+    let id = topic.id;
+    let committed = broker
+        .metadata
+        .commit_with(|image| {
+            if image.topic_by_id(&id).is_none() {
+                return Ok((Vec::new(), false));
+            }
+            Ok((vec![MetadataRecord::TopicDeleted { id }], true))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "metadata commit failed");
+            ResponseError::KafkaStorageError
+        })?;
+    if !committed.1 {
+        return Err(ResponseError::UnknownTopicOrPartition);
+    }
+    let registry = broker.partitions.clone();
+    blocking(move || registry.remove_topic(&id)).await?.map_err(|e| {
+        tracing::error!(error = %e, "deleting partition directories failed");
+        ResponseError::KafkaStorageError
+    })
+}
+
+pub async fn create_partitions(
+    broker: &Broker,
+    session: &Session,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let mut result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        let outcome: Result<(), Failure> = async {
+            let internal = internal_topic(session, &topic.name.0).map_err(|e| (e, None))?;
+            let count = topic.count;
+            let (image, verdict) = broker
+                .metadata
+                .commit_with(|image| {
+                    let Some(meta) = image.topic(&internal) else {
+                        return Ok((Vec::new(), Err((ResponseError::UnknownTopicOrPartition, None))));
+                    };
+                    if count <= meta.partitions || count > MAX_PARTITIONS_PER_TOPIC {
+                        let message = format!(
+                            "Topic currently has {} partitions, which is higher than the requested {count}.",
+                            meta.partitions
+                        );
+                        return Ok((Vec::new(), Err(fail(ResponseError::InvalidPartitions, message))));
+                    }
+                    if request.validate_only {
+                        return Ok((Vec::new(), Ok(())));
+                    }
+                    Ok((vec![MetadataRecord::PartitionsAdded { id: meta.id, total: count }], Ok(())))
+                })
+                .await
+                .map_err(|_| (ResponseError::KafkaStorageError, None))?;
+            verdict?;
+            if let Some(meta) = image.topic(&internal).cloned() {
+                let registry = broker.partitions.clone();
+                let defaults = broker.settings.topic_defaults.clone();
+                blocking(move || registry.open_topic(&meta, &defaults))
+                    .await
+                    .map_err(|e| (e, None))?
+                    .map_err(|_| (ResponseError::KafkaStorageError, None))?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err((e, message)) = outcome {
+            result.error_code = code(e);
+            result.error_message = message.map(|m| str_bytes(&m));
+        }
+        results.push(result);
+    }
+    CreatePartitionsResponse::default().with_results(results)
+}

@@ -1,0 +1,247 @@
+//! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
+//! into typed values. Every error names the key it is about.
+
+use schloss_broker::topic_config::BrokerDefaults;
+use schloss_broker::BrokerSettings;
+use schloss_model::TenantId;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration compiled into the binary (`config/schloss.toml`).
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/schloss.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading `{path}`: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("`{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    broker: RawBroker,
+    #[serde(default)]
+    topic_defaults: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    listeners: Vec<RawListener>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    node_id: i32,
+    data_dir: PathBuf,
+    #[serde(default = "default_partitions")]
+    num_partitions: i32,
+    #[serde(default = "default_true")]
+    auto_create_topics: bool,
+    #[serde(default = "default_request_max")]
+    socket_request_max_bytes: i64,
+    #[serde(default = "default_retention_check")]
+    retention_check_interval_ms: i64,
+}
+
+fn default_partitions() -> i32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+fn default_request_max() -> i64 {
+    104_857_600
+}
+fn default_retention_check() -> i64 {
+    300_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListener {
+    name: String,
+    address: String,
+    advertised: Option<String>,
+    security_protocol: String,
+    tenant: Option<String>,
+    #[serde(default)]
+    allow_insecure: bool,
+}
+
+/// Kafka's listener security protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    Plaintext,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub address: SocketAddr,
+    /// Host and port Metadata tells clients; `None` port means "the port actually bound".
+    pub advertised_host: String,
+    pub advertised_port: Option<u16>,
+    pub protocol: SecurityProtocol,
+    /// The tenant of every connection on an unauthenticated listener.
+    pub tenant: TenantId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub broker: BrokerSettings,
+    pub retention_check_interval: Duration,
+    pub listeners: Vec<ListenerConfig>,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                Self::parse(&text)
+            }
+            None => Self::parse(EMBEDDED_DEFAULT),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        let b = raw.broker;
+        if b.node_id < 0 {
+            return Err(invalid("broker.node_id", "must be 0 or more"));
+        }
+        if b.num_partitions < 1 {
+            return Err(invalid("broker.num_partitions", "must be at least 1"));
+        }
+        let socket_request_max_bytes = usize::try_from(b.socket_request_max_bytes)
+            .ok()
+            .filter(|v| *v >= 1024 && *v <= i32::MAX as usize)
+            .ok_or_else(|| invalid("broker.socket_request_max_bytes", "must be between 1024 and 2147483647"))?;
+        let retention_check = u64::try_from(b.retention_check_interval_ms)
+            .ok()
+            .filter(|v| *v >= 10)
+            .ok_or_else(|| invalid("broker.retention_check_interval_ms", "must be at least 10"))?;
+        let mut defaults = BTreeMap::new();
+        for (k, v) in raw.topic_defaults {
+            let value = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                _ => return Err(invalid(format!("topic_defaults.\"{k}\""), "must be a string, number or boolean")),
+            };
+            defaults.insert(k, value);
+        }
+        let topic_defaults = BrokerDefaults::new(defaults).map_err(|e| invalid("topic_defaults", e.to_string()))?;
+        if raw.listeners.is_empty() {
+            return Err(invalid("listeners", "at least one listener is required"));
+        }
+        let mut listeners = Vec::new();
+        for (i, l) in raw.listeners.into_iter().enumerate() {
+            listeners.push(listener(i, l)?);
+        }
+        Ok(Self {
+            broker: BrokerSettings {
+                node_id: b.node_id,
+                data_dir: b.data_dir,
+                num_partitions: b.num_partitions,
+                auto_create_topics: b.auto_create_topics,
+                socket_request_max_bytes,
+                topic_defaults,
+            },
+            retention_check_interval: Duration::from_millis(retention_check),
+            listeners,
+        })
+    }
+}
+
+fn listener(i: usize, l: RawListener) -> Result<ListenerConfig, ConfigError> {
+    let key = |field: &str| format!("listeners[{i}].{field}");
+    let address: SocketAddr = l
+        .address
+        .parse()
+        .map_err(|_| invalid(key("address"), format!("`{}` is not an ip:port address", l.address)))?;
+    let protocol = match l.security_protocol.as_str() {
+        "PLAINTEXT" => SecurityProtocol::Plaintext,
+        "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+            return Err(invalid(key("security_protocol"), format!("`{}` is not available in this build yet", l.security_protocol)));
+        }
+        other => return Err(invalid(key("security_protocol"), format!("unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))),
+    };
+    // Nothing fails open: an unauthenticated listener stays on loopback unless told otherwise.
+    if protocol == SecurityProtocol::Plaintext && !address.ip().is_loopback() && !l.allow_insecure {
+        return Err(invalid(
+            key("address"),
+            format!("a PLAINTEXT listener has no authentication and may only bind to loopback; `{}` is not (set allow_insecure = true to override)", address),
+        ));
+    }
+    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default")).map_err(|e| invalid(key("tenant"), e.to_string()))?;
+    let (advertised_host, advertised_port) = match &l.advertised {
+        Some(a) => {
+            let (host, port) = a
+                .rsplit_once(':')
+                .ok_or_else(|| invalid(key("advertised"), "must be host:port"))?;
+            let port: u16 = port.parse().map_err(|_| invalid(key("advertised"), "port is not a number"))?;
+            (host.to_owned(), (port != 0).then_some(port))
+        }
+        None => (address.ip().to_string(), None),
+    };
+    Ok(ListenerConfig {
+        name: l.name,
+        address,
+        advertised_host,
+        advertised_port,
+        protocol,
+        tenant,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_is_valid() {
+        let c = Config::parse(EMBEDDED_DEFAULT).unwrap();
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].address.port(), 9092);
+        assert_eq!(c.broker.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn an_unauthenticated_listener_refuses_a_public_address() {
+        let text = EMBEDDED_DEFAULT.replace("127.0.0.1:9092", "0.0.0.0:9092");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("listeners[0].address"), "{err}");
+        let text = text.replace("tenant = \"default\"", "tenant = \"default\"\nallow_insecure = true");
+        assert!(Config::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let text = EMBEDDED_DEFAULT.replace("node_id = 1", "node_id = 1\nnode_idd = 2");
+        assert!(Config::parse(&text).is_err());
+    }
+
+    #[test]
+    fn bad_topic_defaults_name_the_key() {
+        let text = EMBEDDED_DEFAULT.replace("# \"retention.ms\" = \"604800000\"", "\"retention.ms\" = \"soon\"");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("retention.ms"), "{err}");
+    }
+}

@@ -1,0 +1,176 @@
+//! One task per connection: read frames (length-checked, buffered only as bytes arrive),
+//! dispatch each request in order, and write responses in request order. A request whose
+//! response comes later (produce awaiting fsync, long-polling fetch) does not stop the
+//! connection from reading and dispatching the next one; a bounded queue limits how many
+//! responses may be outstanding.
+
+use crate::conn_state::ConnState;
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ResponseKind};
+use schloss_broker::{Broker, Reply, Session};
+use schloss_protocol::frame::{check_frame_len, FrameError};
+use schloss_protocol::header::{parse_request_header, response_header_version};
+use schloss_protocol::request::decode_request;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Responses that may be outstanding on one connection before we stop reading requests.
+pub const MAX_IN_FLIGHT: usize = 128;
+/// Read granularity: the buffer grows by at most this much before bytes arrive to fill it,
+/// so a client's claimed frame size never sizes an allocation by itself.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why a connection was closed by us.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseReason {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame: {0}")]
+    Frame(#[from] FrameError),
+    #[error("connection closed mid-frame")]
+    Truncated,
+    #[error("malformed request: {0}")]
+    Decode(#[from] schloss_protocol::reader::DecodeError),
+    #[error("unknown api key {0}")]
+    UnknownApi(i16),
+    #[error("unsupported version {version} of {api:?}")]
+    UnsupportedVersion { api: ApiKey, version: i16 },
+    #[error("{0:?} is not allowed before authentication")]
+    NotAuthenticated(ApiKey),
+    #[error("encoding a response failed: {0}")]
+    Encode(String),
+}
+
+type Later = Pin<Box<dyn Future<Output = Result<BytesMut, CloseReason>> + Send>>;
+
+enum Outgoing {
+    Now(BytesMut),
+    Later(Later),
+}
+
+/// Connection settings that come from the listener and the broker config.
+pub struct ConnectionConfig {
+    pub max_request_bytes: usize,
+}
+
+pub async fn serve<S>(stream: S, initial: ConnState, broker: Broker, config: &ConnectionConfig) -> Result<(), CloseReason>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, writer) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
+    let writer_task = tokio::spawn(write_responses(writer, rx));
+    let mut state = initial;
+    let mut buf = BytesMut::new();
+    let result = loop {
+        let limit = state.max_frame_bytes(config.max_request_bytes);
+        let frame = match next_frame(&mut reader, &mut buf, limit).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match process(frame, &mut state, &broker).await {
+            Ok(Some(out)) => {
+                if tx.send(out).await.is_err() {
+                    break Ok(()); // the writer failed: the peer is gone
+                }
+            }
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    // Let the writer finish the responses already owed, then close.
+    drop(tx);
+    let written = writer_task.await.unwrap_or(Ok(()));
+    result.and(written)
+}
+
+/// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
+async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, CloseReason> {
+    loop {
+        if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
+            let raw = i32::from_be_bytes(prefix);
+            let size = check_frame_len(raw, limit)?;
+            if buf.len() >= 4 + size {
+                buf.advance(4);
+                return Ok(Some(buf.split_to(size).freeze()));
+            }
+            let missing = 4 + size - buf.len();
+            buf.reserve(missing.min(READ_CHUNK));
+        } else {
+            buf.reserve(READ_CHUNK);
+        }
+        if reader.read_buf(buf).await? == 0 {
+            return if buf.is_empty() { Ok(None) } else { Err(CloseReason::Truncated) };
+        }
+    }
+}
+
+async fn process(mut frame: Bytes, state: &mut ConnState, broker: &Broker) -> Result<Option<Outgoing>, CloseReason> {
+    let header = parse_request_header(&mut frame)?;
+    let api = ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
+    let version = header.api_version;
+    let correlation_id = header.correlation_id;
+    if !state.admits(api) {
+        return Err(CloseReason::NotAuthenticated(api));
+    }
+    let Some((min, max)) = schloss_broker::handlers::supported_range(api) else {
+        return Err(CloseReason::UnknownApi(header.api_key));
+    };
+    if version < min || version > max {
+        if api == ApiKey::ApiVersions {
+            // A client newer than us: answer in v0 format with our ranges so it can retry.
+            let bytes = schloss_protocol::response::encode_api_versions_fallback(
+                correlation_id,
+                schloss_broker::SUPPORTED_APIS,
+            );
+            return Ok(Some(Outgoing::Now(bytes)));
+        }
+        return Err(CloseReason::UnsupportedVersion { api, version });
+    }
+    let request = decode_request(api, version, frame)?;
+    let ConnState::Ready(session) = state else {
+        // SASL handshake handling arrives with authentication; nothing else gets here.
+        return Err(CloseReason::NotAuthenticated(api));
+    };
+    let session: &Session = session;
+    match broker.handle(session, version, request).await {
+        Reply::Now(response) => Ok(Some(Outgoing::Now(encode(api, version, correlation_id, &response)?))),
+        Reply::Later(future) => Ok(Some(Outgoing::Later(Box::pin(async move {
+            let response = future.await;
+            encode(api, version, correlation_id, &response)
+        })))),
+        Reply::Nothing => Ok(None),
+    }
+}
+
+fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Result<BytesMut, CloseReason> {
+    let mut buf = BytesMut::with_capacity(256);
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&correlation_id.to_be_bytes());
+    if response_header_version(api, version) >= 1 {
+        buf.extend_from_slice(&[0]); // no tagged fields
+    }
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| CloseReason::Encode(e.to_string()))?;
+    let size = i32::try_from(buf.len() - 4).map_err(|_| CloseReason::Encode("response too large".into()))?;
+    if let Some(prefix) = buf.get_mut(..4) {
+        prefix.copy_from_slice(&size.to_be_bytes());
+    }
+    Ok(buf)
+}
+
+async fn write_responses<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Outgoing>) -> Result<(), CloseReason> {
+    while let Some(out) = rx.recv().await {
+        let bytes = match out {
+            Outgoing::Now(b) => b,
+            Outgoing::Later(f) => f.await?,
+        };
+        writer.write_all(&bytes).await?;
+    }
+    writer.shutdown().await.ok();
+    Ok(())
+}
