@@ -23,22 +23,31 @@ const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MetadataRecord {
     /// First record of a new data directory.
-    Cluster { cluster_id: String },
+    Cluster {
+        cluster_id: String,
+    },
     TopicCreated {
         id: TopicId,
         name: String,
         partitions: i32,
         configs: BTreeMap<String, String>,
     },
-    PartitionsAdded { id: TopicId, total: i32 },
+    PartitionsAdded {
+        id: TopicId,
+        total: i32,
+    },
     /// Replaces the topic's whole override map.
     TopicConfigsSet {
         id: TopicId,
         configs: BTreeMap<String, String>,
     },
-    TopicDeleted { id: TopicId },
+    TopicDeleted {
+        id: TopicId,
+    },
     /// Producer ids below `next` are taken (allocated in blocks so a restart never reuses one).
-    ProducerIdsReserved { next: i64 },
+    ProducerIdsReserved {
+        next: i64,
+    },
 }
 
 /// A topic as the image knows it. `name` is the internal (tenant-qualified) name.
@@ -148,7 +157,9 @@ impl MetadataStore {
         });
         if store.image().cluster_id.is_empty() {
             let cluster_id = new_cluster_id();
-            store.commit(vec![MetadataRecord::Cluster { cluster_id }]).await?;
+            store
+                .commit(vec![MetadataRecord::Cluster { cluster_id }])
+                .await?;
         }
         Ok(store)
     }
@@ -160,7 +171,9 @@ impl MetadataStore {
 
     /// Makes `records` durable, then applies them; returns the new image.
     pub async fn commit(&self, records: Vec<MetadataRecord>) -> Result<Arc<Image>, BrokerError> {
-        self.commit_with(|_| Ok((records, ()))).await.map(|(image, ())| image)
+        self.commit_with(|_| Ok((records, ())))
+            .await
+            .map(|(image, ())| image)
     }
 
     /// Runs `decide` against the current image while holding the writer lock (so the
@@ -243,7 +256,11 @@ fn new_cluster_id() -> String {
     let value = id.as_u128();
     for i in 0..22i32 {
         let shift = 128 - 6 * (i + 1);
-        let chunk = if shift >= 0 { value >> shift } else { value << -shift };
+        let chunk = if shift >= 0 {
+            value >> shift
+        } else {
+            value << -shift
+        };
         let idx = (chunk & 0x3f) as usize;
         s.push(char::from(*ALPHABET.get(idx).unwrap_or(&b'A')));
     }

@@ -36,7 +36,9 @@ impl Namespace {
     /// within Kafka's 249 characters.
     pub fn max_local_len(&self) -> usize {
         match self {
-            Self::Tenant(t) => schloss_model::TopicName::MAX_LEN.saturating_sub(t.as_str().len() + 1),
+            Self::Tenant(t) => {
+                schloss_model::TopicName::MAX_LEN.saturating_sub(t.as_str().len() + 1)
+            }
             Self::Operator => schloss_model::TopicName::MAX_LEN,
         }
     }
@@ -54,6 +56,9 @@ mod tests {
         assert_eq!(acme.to_local("acme.a.b"), Some("a.b"));
         assert_eq!(acme.to_local("acmex.orders"), None);
         assert_eq!(acme.to_local("other.orders"), None);
-        assert_eq!(Namespace::Operator.to_local("acme.orders"), Some("acme.orders"));
+        assert_eq!(
+            Namespace::Operator.to_local("acme.orders"),
+            Some("acme.orders")
+        );
     }
 }

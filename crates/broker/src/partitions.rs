@@ -59,7 +59,11 @@ impl PartitionRegistry {
     }
 
     /// Blocking: opens any partition of `topic` not open yet (new topic or added partitions).
-    pub fn open_topic(&self, topic: &TopicMeta, defaults: &BrokerDefaults) -> Result<(), BrokerError> {
+    pub fn open_topic(
+        &self,
+        topic: &TopicMeta,
+        defaults: &BrokerDefaults,
+    ) -> Result<(), BrokerError> {
         let config = EffectiveConfig {
             overrides: &topic.configs,
             defaults,
@@ -106,25 +110,7 @@ impl PartitionRegistry {
         for partition in removed {
             // Wake fetchers so they notice the topic is gone and drop their handles.
             partition.appended.notify_waiters();
-            let mut shared = partition;
-            let mut attempts = 0;
-            loop {
-                match Arc::try_unwrap(shared) {
-                    Ok(owned) => {
-                        owned.log.delete_dir()?;
-                        break;
-                    }
-                    Err(still_shared) if attempts < 200 => {
-                        attempts += 1;
-                        shared = still_shared;
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                    Err(still_shared) => {
-                        tracing::error!(dir = %still_shared.log.dir().display(), "partition still in use; its directory is left in place");
-                        break;
-                    }
-                }
-            }
+            partition.log.delete_dir()?;
         }
         Ok(())
     }

@@ -32,7 +32,10 @@ impl ProducerIds {
                     Ok((vec![MetadataRecord::ProducerIdsReserved { next }], ()))
                 })
                 .await?;
-            *state = (image.producer_ids_reserved - BLOCK, image.producer_ids_reserved);
+            *state = (
+                image.producer_ids_reserved - BLOCK,
+                image.producer_ids_reserved,
+            );
         }
         let id = state.0;
         state.0 += 1;

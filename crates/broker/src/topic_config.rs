@@ -101,7 +101,12 @@ fn invalid(name: &str, value: &str, reason: &'static str) -> ConfigError {
 /// Checks one key/value pair as Kafka's LogConfig would.
 pub fn validate(name: &str, value: &str) -> Result<(), ConfigError> {
     let key = lookup(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))?;
-    let long = || value.trim().parse::<i64>().map_err(|_| invalid(name, value, "not a number"));
+    let long = || {
+        value
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(name, value, "not a number"))
+    };
     match key.kind {
         ConfigType::Boolean => {
             if !matches!(value.to_ascii_lowercase().as_str(), "true" | "false") {
@@ -227,7 +232,9 @@ impl EffectiveConfig<'_> {
         if let Some(v) = self.defaults.get(name) {
             return v.to_owned();
         }
-        lookup(name).map(|k| k.default.to_owned()).unwrap_or_default()
+        lookup(name)
+            .map(|k| k.default.to_owned())
+            .unwrap_or_default()
     }
 
     fn long(&self, name: &str) -> i64 {
@@ -247,9 +254,17 @@ impl EffectiveConfig<'_> {
             synonyms.push((key.name.to_owned(), v.clone(), ConfigSource::Topic));
         }
         if let Some(v) = self.defaults.get(key.name) {
-            synonyms.push((key.broker_synonym.to_owned(), v.to_owned(), ConfigSource::StaticBroker));
+            synonyms.push((
+                key.broker_synonym.to_owned(),
+                v.to_owned(),
+                ConfigSource::StaticBroker,
+            ));
         }
-        synonyms.push((key.broker_synonym.to_owned(), key.default.to_owned(), ConfigSource::Default));
+        synonyms.push((
+            key.broker_synonym.to_owned(),
+            key.default.to_owned(),
+            ConfigSource::Default,
+        ));
         let (value, source) = synonyms
             .first()
             .map(|(_, v, s)| (v.clone(), *s))
@@ -312,14 +327,20 @@ mod tests {
         broker.insert("retention.ms".to_owned(), "1000".to_owned());
         let defaults = BrokerDefaults::new(broker).unwrap();
         let mut overrides = BTreeMap::new();
-        let eff = EffectiveConfig { overrides: &overrides, defaults: &defaults };
+        let eff = EffectiveConfig {
+            overrides: &overrides,
+            defaults: &defaults,
+        };
         assert_eq!(eff.get("retention.ms"), "1000");
         assert_eq!(eff.get("segment.ms"), "604800000");
         let r = eff.resolve(lookup("retention.ms").unwrap());
         assert_eq!(r.source, ConfigSource::StaticBroker);
         assert_eq!(r.synonyms.len(), 2);
         overrides.insert("retention.ms".to_owned(), "5".to_owned());
-        let eff = EffectiveConfig { overrides: &overrides, defaults: &defaults };
+        let eff = EffectiveConfig {
+            overrides: &overrides,
+            defaults: &defaults,
+        };
         let r = eff.resolve(lookup("retention.ms").unwrap());
         assert_eq!((r.value.as_str(), r.source), ("5", ConfigSource::Topic));
         assert_eq!(r.synonyms[1].0, "log.retention.ms");

@@ -23,6 +23,8 @@ pub enum LogError {
     /// so the partition refuses all further work until it is reopened (and recovered).
     #[error("partition log is poisoned after an earlier write or fsync failure")]
     Poisoned,
+    #[error("partition log was deleted")]
+    Deleted,
     #[error(
         "out of order sequence for producer `{producer_id}`: expected `{expected}`, got `{found}`"
     )]

@@ -42,11 +42,13 @@ pub enum Appended {
         durable: Durable,
     },
     /// An idempotent retry of a batch already in the log: acknowledge with the original
-    /// offsets; nothing was written.
+    /// offsets; nothing was written. `durable` resolves once the original is on stable storage
+    /// (the retry may arrive while the original's fsync is still pending).
     Duplicate {
         base_offset: i64,
         last_offset: i64,
         log_start_offset: i64,
+        durable: Durable,
     },
 }
 
@@ -201,6 +203,9 @@ impl PartitionLog {
         if self.is_poisoned() {
             return Err(LogError::Poisoned);
         }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(LogError::Deleted);
+        }
         Ok(())
     }
 
@@ -241,6 +246,7 @@ impl PartitionLog {
                 base_offset: original.first_offset,
                 last_offset: original.last_offset,
                 log_start_offset: self.log_start_offset(),
+                durable: self.durable_through(&writer.config, original.last_offset),
             });
         }
         let log_append_time = match writer.config.timestamp_type {
@@ -284,6 +290,25 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset(),
             durable,
         })
+    }
+
+    /// A `Durable` covering everything written up to `offset`. Only the active segment can
+    /// hold unsynced bytes: every roll fsyncs the segment it seals.
+    fn durable_through(&self, config: &LogConfig, offset: i64) -> Durable {
+        if config.durability == Durability::OsCache {
+            return Durable::ready();
+        }
+        let active = {
+            let state = self.state.read();
+            state
+                .active()
+                .filter(|a| offset >= a.base_offset)
+                .map(|a| (Arc::clone(&a.file), a.size))
+        };
+        match active {
+            Some((file, size)) => self.flusher.register(file, size),
+            None => Durable::ready(),
+        }
     }
 
     /// Kafka's `shouldRoll`: the batch would overflow `segment.bytes`, the segment is older than

@@ -206,6 +206,10 @@ fn load_segment(
         tracing::warn!(path = %paths.log.display(), position, len, %reason,
             "truncating the torn tail of the active segment");
         file.set_len(position).ctx("truncate segment", &paths.log)?;
+    }
+    if is_last {
+        // What survived may sit only in the page cache (a process crash, not a machine
+        // crash): make it durable before counting it as synced.
         file.sync_all().ctx("fsync segment", &paths.log)?;
     }
     if !is_last {

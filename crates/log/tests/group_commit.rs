@@ -33,6 +33,7 @@ fn concurrent_fsync_appends_share_fsyncs() {
     let appends = (THREADS * PER_THREAD) as u64;
     assert_eq!(log.log_end_offset(), appends as i64);
     let fsyncs = flusher.fsyncs_performed();
+    eprintln!("{fsyncs} fsyncs for {appends} appends");
     assert!(
         fsyncs > 0 && fsyncs < appends,
         "{fsyncs} fsyncs for {appends} appends"
@@ -81,4 +82,40 @@ fn many_partitions_share_one_flusher() {
         durable.wait_blocking().unwrap();
     }
     assert!(flusher.fsyncs_performed() <= 20);
+}
+
+#[test]
+fn readers_run_alongside_an_appender() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(PartitionLog::open(dir.path(), config(4096), Flusher::start()).unwrap());
+    let writer = {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for i in 0..300 {
+                append(&log, batch_with(NO_PRODUCER, 2, i, i as u64), 1);
+            }
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut offset = 0;
+                while offset < 600 {
+                    let slice = log.read(offset, 700 + r * 100, true).unwrap();
+                    for (h, raw) in
+                        schloss_model::batch::Batches::new(&slice.data).map(Result::unwrap)
+                    {
+                        schloss_model::batch::validate(raw).unwrap();
+                        assert!(h.last_offset() < slice.log_end_offset);
+                        offset = h.last_offset() + 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
 }

@@ -107,3 +107,19 @@ fn producers_below_log_start_are_forgotten() {
     // Unknown again: any sequence is accepted.
     assert_eq!(written(send(&log, 0, 9, 1)), (2, 2));
 }
+
+#[test]
+fn a_duplicate_waits_for_the_original_to_be_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1 << 20);
+    cfg.durability = schloss_log::Durability::Fsync;
+    let log = open(dir.path(), cfg);
+    let Appended::Written { durable: first, .. } = send(&log, 0, 0, 1).unwrap() else {
+        panic!("expected a write")
+    };
+    let Appended::Duplicate { durable, .. } = send(&log, 0, 0, 1).unwrap() else {
+        panic!("expected a duplicate")
+    };
+    durable.wait_blocking().unwrap();
+    first.wait_blocking().unwrap();
+}

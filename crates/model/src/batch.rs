@@ -322,13 +322,16 @@ impl<'a> Iterator for Batches<'a> {
     }
 }
 
-/// Test and tooling helper: builds one uncompressed v2 batch with the given records
-/// (key, value), no headers, all with `timestamp`.
+/// A record as `(key, value)` for [`build_uncompressed`].
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// Builds one uncompressed v2 batch with the given records, no headers, all with `timestamp`
+/// and `producer` = (producer id, epoch, base sequence). Used for metadata records and tests.
 pub fn build_uncompressed(
     base_offset: i64,
     timestamp: i64,
     producer: (i64, i16, i32),
-    records: &[(Option<&[u8]>, Option<&[u8]>)],
+    records: &[KeyValue<'_>],
 ) -> Vec<u8> {
     let mut body = Vec::new();
     for (i, (key, value)) in records.iter().enumerate() {

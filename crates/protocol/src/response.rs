@@ -1,8 +1,7 @@
 //! Response framing: size prefix, response header, and the body through kafka-protocol.
 
 use bytes::{BufMut, BytesMut};
-use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::Encodable;
+use kafka_protocol::messages::{ApiKey, ResponseKind};
 
 use crate::header::response_header_version;
 
@@ -26,34 +25,30 @@ pub enum EncodeError {
 
 /// Encodes a complete response frame: 4-byte size, header v0 (correlation id) or v1 (plus
 /// empty tagged fields) as `api_key`/`version` require, then `response` at `version`.
-pub fn encode_response<R: Encodable>(
+pub fn encode_response(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
-    response: &R,
+    response: &ResponseKind,
 ) -> Result<BytesMut, EncodeError> {
-    let message_error = |e: &dyn std::fmt::Display| EncodeError::Message {
-        api_key: api_key as i16,
-        version,
-        reason: e.to_string(),
-    };
-    let flexible_header = response_header_version(api_key, version) >= 1;
-    let header_len = if flexible_header { 5 } else { 4 };
-    let body_len = response
-        .compute_size(version)
-        .map_err(|e| message_error(&e))?;
-    let frame_len = header_len + body_len;
-    let size = i32::try_from(frame_len).map_err(|_| EncodeError::TooLarge(frame_len))?;
-
-    let mut buf = BytesMut::with_capacity(4 + frame_len);
-    buf.put_i32(size);
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0); // size, patched below
     buf.put_i32(correlation_id);
-    if flexible_header {
+    if response_header_version(api_key, version) >= 1 {
         buf.put_u8(0); // no tagged fields
     }
     response
         .encode(&mut buf, version)
-        .map_err(|e| message_error(&e))?;
+        .map_err(|e| EncodeError::Message {
+            api_key: api_key as i16,
+            version,
+            reason: e.to_string(),
+        })?;
+    let frame_len = buf.len() - 4;
+    let size = i32::try_from(frame_len).map_err(|_| EncodeError::TooLarge(frame_len))?;
+    if let Some(prefix) = buf.get_mut(..4) {
+        prefix.copy_from_slice(&size.to_be_bytes());
+    }
     Ok(buf)
 }
 
@@ -113,7 +108,13 @@ mod tests {
     #[test]
     fn flexible_response_has_header_v1_and_decodes_with_kafka_protocol() {
         let response = metadata_response();
-        let frame = encode_response(ApiKey::Metadata, 12, 42, &response).unwrap();
+        let frame = encode_response(
+            ApiKey::Metadata,
+            12,
+            42,
+            &ResponseKind::Metadata(response.clone()),
+        )
+        .unwrap();
         let (correlation_id, mut body) = open_frame(frame.freeze(), true);
         assert_eq!(correlation_id, 42);
         assert_eq!(MetadataResponse::decode(&mut body, 12).unwrap(), response);
@@ -123,7 +124,13 @@ mod tests {
     #[test]
     fn classic_response_has_header_v0() {
         let response = metadata_response();
-        let frame = encode_response(ApiKey::Metadata, 8, -3, &response).unwrap();
+        let frame = encode_response(
+            ApiKey::Metadata,
+            8,
+            -3,
+            &ResponseKind::Metadata(response.clone()),
+        )
+        .unwrap();
         let (correlation_id, mut body) = open_frame(frame.freeze(), false);
         assert_eq!(correlation_id, -3);
         assert_eq!(MetadataResponse::decode(&mut body, 8).unwrap(), response);
@@ -135,7 +142,13 @@ mod tests {
             .with_api_key(3)
             .with_min_version(0)
             .with_max_version(12)]);
-        let frame = encode_response(ApiKey::ApiVersions, 3, 9, &response).unwrap();
+        let frame = encode_response(
+            ApiKey::ApiVersions,
+            3,
+            9,
+            &ResponseKind::ApiVersions(response.clone()),
+        )
+        .unwrap();
         let (correlation_id, mut body) = open_frame(frame.freeze(), false);
         assert_eq!(correlation_id, 9);
         assert_eq!(ApiVersionsResponse::decode(&mut body, 3).unwrap(), response);
@@ -143,7 +156,13 @@ mod tests {
 
     #[test]
     fn version_kafka_protocol_cannot_encode_is_an_encode_error() {
-        let err = encode_response(ApiKey::Metadata, 99, 1, &metadata_response()).unwrap_err();
+        let err = encode_response(
+            ApiKey::Metadata,
+            99,
+            1,
+            &ResponseKind::Metadata(metadata_response()),
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 err,

@@ -16,7 +16,10 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/schloss.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading `{path}`: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Parse(#[from] toml::de::Error),
     #[error("`{key}`: {message}")]
@@ -131,7 +134,12 @@ impl Config {
         let socket_request_max_bytes = usize::try_from(b.socket_request_max_bytes)
             .ok()
             .filter(|v| *v >= 1024 && *v <= i32::MAX as usize)
-            .ok_or_else(|| invalid("broker.socket_request_max_bytes", "must be between 1024 and 2147483647"))?;
+            .ok_or_else(|| {
+                invalid(
+                    "broker.socket_request_max_bytes",
+                    "must be between 1024 and 2147483647",
+                )
+            })?;
         let retention_check = u64::try_from(b.retention_check_interval_ms)
             .ok()
             .filter(|v| *v >= 10)
@@ -143,11 +151,17 @@ impl Config {
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Float(f) => f.to_string(),
-                _ => return Err(invalid(format!("topic_defaults.\"{k}\""), "must be a string, number or boolean")),
+                _ => {
+                    return Err(invalid(
+                        format!("topic_defaults.\"{k}\""),
+                        "must be a string, number or boolean",
+                    ))
+                }
             };
             defaults.insert(k, value);
         }
-        let topic_defaults = BrokerDefaults::new(defaults).map_err(|e| invalid("topic_defaults", e.to_string()))?;
+        let topic_defaults =
+            BrokerDefaults::new(defaults).map_err(|e| invalid("topic_defaults", e.to_string()))?;
         if raw.listeners.is_empty() {
             return Err(invalid("listeners", "at least one listener is required"));
         }
@@ -172,17 +186,31 @@ impl Config {
 
 fn listener(i: usize, l: RawListener) -> Result<ListenerConfig, ConfigError> {
     let key = |field: &str| format!("listeners[{i}].{field}");
-    let address: SocketAddr = l
-        .address
-        .parse()
-        .map_err(|_| invalid(key("address"), format!("`{}` is not an ip:port address", l.address)))?;
-    let protocol = match l.security_protocol.as_str() {
-        "PLAINTEXT" => SecurityProtocol::Plaintext,
-        "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-            return Err(invalid(key("security_protocol"), format!("`{}` is not available in this build yet", l.security_protocol)));
-        }
-        other => return Err(invalid(key("security_protocol"), format!("unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))),
-    };
+    let address: SocketAddr = l.address.parse().map_err(|_| {
+        invalid(
+            key("address"),
+            format!("`{}` is not an ip:port address", l.address),
+        )
+    })?;
+    let protocol =
+        match l.security_protocol.as_str() {
+            "PLAINTEXT" => SecurityProtocol::Plaintext,
+            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+                return Err(invalid(
+                    key("security_protocol"),
+                    format!(
+                        "`{}` is not available in this build yet",
+                        l.security_protocol
+                    ),
+                ));
+            }
+            other => return Err(invalid(
+                key("security_protocol"),
+                format!(
+                    "unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+                ),
+            )),
+        };
     // Nothing fails open: an unauthenticated listener stays on loopback unless told otherwise.
     if protocol == SecurityProtocol::Plaintext && !address.ip().is_loopback() && !l.allow_insecure {
         return Err(invalid(
@@ -190,13 +218,16 @@ fn listener(i: usize, l: RawListener) -> Result<ListenerConfig, ConfigError> {
             format!("a PLAINTEXT listener has no authentication and may only bind to loopback; `{}` is not (set allow_insecure = true to override)", address),
         ));
     }
-    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default")).map_err(|e| invalid(key("tenant"), e.to_string()))?;
+    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default"))
+        .map_err(|e| invalid(key("tenant"), e.to_string()))?;
     let (advertised_host, advertised_port) = match &l.advertised {
         Some(a) => {
             let (host, port) = a
                 .rsplit_once(':')
                 .ok_or_else(|| invalid(key("advertised"), "must be host:port"))?;
-            let port: u16 = port.parse().map_err(|_| invalid(key("advertised"), "port is not a number"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| invalid(key("advertised"), "port is not a number"))?;
             (host.to_owned(), (port != 0).then_some(port))
         }
         None => (address.ip().to_string(), None),
@@ -228,7 +259,10 @@ mod tests {
         let text = EMBEDDED_DEFAULT.replace("127.0.0.1:9092", "0.0.0.0:9092");
         let err = Config::parse(&text).unwrap_err().to_string();
         assert!(err.contains("listeners[0].address"), "{err}");
-        let text = text.replace("tenant = \"default\"", "tenant = \"default\"\nallow_insecure = true");
+        let text = text.replace(
+            "tenant = \"default\"",
+            "tenant = \"default\"\nallow_insecure = true",
+        );
         assert!(Config::parse(&text).is_ok());
     }
 
@@ -240,7 +274,10 @@ mod tests {
 
     #[test]
     fn bad_topic_defaults_name_the_key() {
-        let text = EMBEDDED_DEFAULT.replace("# \"retention.ms\" = \"604800000\"", "\"retention.ms\" = \"soon\"");
+        let text = EMBEDDED_DEFAULT.replace(
+            "# \"retention.ms\" = \"604800000\"",
+            "\"retention.ms\" = \"soon\"",
+        );
         let err = Config::parse(&text).unwrap_err().to_string();
         assert!(err.contains("retention.ms"), "{err}");
     }

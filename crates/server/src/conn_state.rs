@@ -23,7 +23,10 @@ impl ConnState {
     /// connection.
     pub fn admits(&self, api: ApiKey) -> bool {
         match self {
-            Self::PreAuth => matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate),
+            Self::PreAuth => matches!(
+                api,
+                ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+            ),
             Self::Ready(_) => true,
         }
     }

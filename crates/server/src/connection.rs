@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use schloss_broker::{Broker, Reply, Session};
 use schloss_protocol::frame::{check_frame_len, FrameError};
-use schloss_protocol::header::{parse_request_header, response_header_version};
+use schloss_protocol::header::parse_request_header;
 use schloss_protocol::request::decode_request;
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +55,12 @@ pub struct ConnectionConfig {
     pub max_request_bytes: usize,
 }
 
-pub async fn serve<S>(stream: S, initial: ConnState, broker: Broker, config: &ConnectionConfig) -> Result<(), CloseReason>
+pub async fn serve<S>(
+    stream: S,
+    initial: ConnState,
+    broker: Broker,
+    config: &ConnectionConfig,
+) -> Result<(), CloseReason>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -88,7 +93,11 @@ where
 }
 
 /// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
-async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, CloseReason> {
+async fn next_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<Bytes>, CloseReason> {
     loop {
         if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
             let raw = i32::from_be_bytes(prefix);
@@ -103,14 +112,23 @@ async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, li
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() { Ok(None) } else { Err(CloseReason::Truncated) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(CloseReason::Truncated)
+            };
         }
     }
 }
 
-async fn process(mut frame: Bytes, state: &mut ConnState, broker: &Broker) -> Result<Option<Outgoing>, CloseReason> {
+async fn process(
+    mut frame: Bytes,
+    state: &mut ConnState,
+    broker: &Broker,
+) -> Result<Option<Outgoing>, CloseReason> {
     let header = parse_request_header(&mut frame)?;
-    let api = ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
+    let api =
+        ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
     let version = header.api_version;
     let correlation_id = header.correlation_id;
     if !state.admits(api) {
@@ -137,7 +155,12 @@ async fn process(mut frame: Bytes, state: &mut ConnState, broker: &Broker) -> Re
     };
     let session: &Session = session;
     match broker.handle(session, version, request).await {
-        Reply::Now(response) => Ok(Some(Outgoing::Now(encode(api, version, correlation_id, &response)?))),
+        Reply::Now(response) => Ok(Some(Outgoing::Now(encode(
+            api,
+            version,
+            correlation_id,
+            &response,
+        )?))),
         Reply::Later(future) => Ok(Some(Outgoing::Later(Box::pin(async move {
             let response = future.await;
             encode(api, version, correlation_id, &response)
@@ -146,24 +169,20 @@ async fn process(mut frame: Bytes, state: &mut ConnState, broker: &Broker) -> Re
     }
 }
 
-fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Result<BytesMut, CloseReason> {
-    let mut buf = BytesMut::with_capacity(256);
-    buf.extend_from_slice(&0i32.to_be_bytes());
-    buf.extend_from_slice(&correlation_id.to_be_bytes());
-    if response_header_version(api, version) >= 1 {
-        buf.extend_from_slice(&[0]); // no tagged fields
-    }
-    response
-        .encode(&mut buf, version)
-        .map_err(|e| CloseReason::Encode(e.to_string()))?;
-    let size = i32::try_from(buf.len() - 4).map_err(|_| CloseReason::Encode("response too large".into()))?;
-    if let Some(prefix) = buf.get_mut(..4) {
-        prefix.copy_from_slice(&size.to_be_bytes());
-    }
-    Ok(buf)
+fn encode(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: &ResponseKind,
+) -> Result<BytesMut, CloseReason> {
+    schloss_protocol::response::encode_response(api, version, correlation_id, response)
+        .map_err(|e| CloseReason::Encode(e.to_string()))
 }
 
-async fn write_responses<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Outgoing>) -> Result<(), CloseReason> {
+async fn write_responses<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+) -> Result<(), CloseReason> {
     while let Some(out) = rx.recv().await {
         let bytes = match out {
             Outgoing::Now(b) => b,

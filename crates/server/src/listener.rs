@@ -24,14 +24,23 @@ pub struct BoundListener {
 pub async fn bind(config: ListenerConfig) -> std::io::Result<BoundListener> {
     let socket = TcpListener::bind(config.address).await?;
     let local = socket.local_addr()?;
-    Ok(BoundListener { config, socket, local })
+    Ok(BoundListener {
+        config,
+        socket,
+        local,
+    })
 }
 
 pub async fn run(listener: BoundListener, broker: Broker, max_request_bytes: usize) {
     let info = ListenerInfo {
         name: listener.config.name.clone(),
         advertised_host: listener.config.advertised_host.clone(),
-        advertised_port: i32::from(listener.config.advertised_port.unwrap_or(listener.local.port())),
+        advertised_port: i32::from(
+            listener
+                .config
+                .advertised_port
+                .unwrap_or(listener.local.port()),
+        ),
     };
     let limits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let conn_config = Arc::new(ConnectionConfig { max_request_bytes });

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "schloss", version, about = "A multi-tenant, Kafka-compatible event broker")]
+#[command(
+    name = "schloss",
+    version,
+    about = "A multi-tenant, Kafka-compatible event broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -38,7 +42,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config } => {
             init_tracing();
-            let config = config::Config::load(config.as_deref()).context("invalid configuration")?;
+            let config =
+                config::Config::load(config.as_deref()).context("invalid configuration")?;
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -51,12 +56,16 @@ fn main() -> anyhow::Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn serve(config: config::Config) -> anyhow::Result<()> {
     let data_dir = config.broker.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let broker = schloss_broker::Broker::open(config.broker)
         .await
@@ -65,9 +74,16 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
     for l in config.listeners {
         let name = l.name.clone();
         let addr = l.address;
-        bound.push(listener::bind(l).await.with_context(|| format!("binding listener {name} to {addr}"))?);
+        bound.push(
+            listener::bind(l)
+                .await
+                .with_context(|| format!("binding listener {name} to {addr}"))?,
+        );
     }
-    tokio::spawn(schloss_broker::retention::run(broker.clone(), config.retention_check_interval));
+    tokio::spawn(schloss_broker::retention::run(
+        broker.clone(),
+        config.retention_check_interval,
+    ));
     for l in bound {
         // Tests and scripts wait for this line on stdout to learn the bound port.
         println!("schloss: listener {} on {}", l.config.name, l.local);
@@ -83,13 +99,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

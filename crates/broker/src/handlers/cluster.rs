@@ -13,7 +13,11 @@ use kafka_protocol::messages::{
     DescribeTopicPartitionsResponse,
 };
 
-pub fn describe_cluster(broker: &Broker, session: &Session, request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn describe_cluster(
+    broker: &Broker,
+    session: &Session,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let node = BrokerId(broker.settings.node_id);
     DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
@@ -35,9 +39,17 @@ pub fn describe_topic_partitions(
     let node = BrokerId(broker.settings.node_id);
     // An empty topic list means every topic the client may see, in name order.
     let mut names: Vec<String> = if request.topics.is_empty() {
-        image.topics.keys().filter_map(|n| session.namespace.to_local(n).map(str::to_owned)).collect()
+        image
+            .topics
+            .keys()
+            .filter_map(|n| session.namespace.to_local(n).map(str::to_owned))
+            .collect()
     } else {
-        request.topics.iter().map(|t| t.name.0.to_string()).collect()
+        request
+            .topics
+            .iter()
+            .map(|t| t.name.0.to_string())
+            .collect()
     };
     names.sort();
     names.dedup();
@@ -52,8 +64,14 @@ pub fn describe_topic_partitions(
         if cursor_topic.as_ref().is_some_and(|c| &name < c) {
             continue;
         }
-        let start = if cursor_topic.as_deref() == Some(name.as_str()) { cursor_partition } else { 0 };
-        let found = internal_topic(session, &name).ok().and_then(|i| image.topic(&i).cloned());
+        let start = if cursor_topic.as_deref() == Some(name.as_str()) {
+            cursor_partition
+        } else {
+            0
+        };
+        let found = internal_topic(session, &name)
+            .ok()
+            .and_then(|i| image.topic(&i).cloned());
         let Some(meta) = found else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
@@ -64,7 +82,11 @@ pub fn describe_topic_partitions(
             continue;
         };
         if budget == 0 {
-            next_cursor = Some(Cursor::default().with_topic_name(topic_name(&name)).with_partition_index(start));
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(topic_name(&name))
+                    .with_partition_index(start),
+            );
             break;
         }
         let mut partitions = Vec::new();
@@ -91,9 +113,15 @@ pub fn describe_topic_partitions(
                 .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED),
         );
         if index < meta.partitions {
-            next_cursor = Some(Cursor::default().with_topic_name(topic_name(&name)).with_partition_index(index));
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(topic_name(&name))
+                    .with_partition_index(index),
+            );
             break;
         }
     }
-    DescribeTopicPartitionsResponse::default().with_topics(topics).with_next_cursor(next_cursor)
+    DescribeTopicPartitionsResponse::default()
+        .with_topics(topics)
+        .with_next_cursor(next_cursor)
 }

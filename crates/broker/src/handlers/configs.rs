@@ -10,8 +10,9 @@ use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{
-    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest, AlterConfigsResponse,
-    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
@@ -19,7 +20,12 @@ use std::collections::BTreeMap;
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 
-pub fn describe(broker: &Broker, session: &Session, version: i16, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub fn describe(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let results = request
         .resources
         .into_iter()
@@ -28,19 +34,32 @@ pub fn describe(broker: &Broker, session: &Session, version: i16, request: Descr
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
             let wanted = |name: &str| {
-                resource.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| &**k == name))
+                resource
+                    .configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| &**k == name))
             };
-            let entries: Result<Vec<Entry>, (ResponseError, String)> = match resource.resource_type {
+            let entries: Result<Vec<Entry>, (ResponseError, String)> = match resource.resource_type
+            {
                 TOPIC => topic_entries(broker, session, &resource.resource_name),
                 BROKER => broker_entries(broker, &resource.resource_name),
-                other => Err((ResponseError::InvalidRequest, format!("unsupported resource type {other}"))),
+                other => Err((
+                    ResponseError::InvalidRequest,
+                    format!("unsupported resource type {other}"),
+                )),
             };
             match entries {
                 Ok(entries) => {
                     result.configs = entries
                         .into_iter()
                         .filter(|e| wanted(&e.name))
-                        .map(|e| e.into_result(version, request.include_synonyms, request.include_documentation))
+                        .map(|e| {
+                            e.into_result(
+                                version,
+                                request.include_synonyms,
+                                request.include_documentation,
+                            )
+                        })
                         .collect();
                 }
                 Err((e, message)) => {
@@ -65,7 +84,12 @@ struct Entry {
 }
 
 impl Entry {
-    fn into_result(self, version: i16, synonyms: bool, documentation: bool) -> DescribeConfigsResourceResult {
+    fn into_result(
+        self,
+        version: i16,
+        synonyms: bool,
+        documentation: bool,
+    ) -> DescribeConfigsResourceResult {
         let mut r = DescribeConfigsResourceResult::default()
             .with_name(StrBytes::from_string(self.name))
             .with_value(Some(StrBytes::from_string(self.value)))
@@ -93,12 +117,24 @@ impl Entry {
     }
 }
 
-fn topic_entries(broker: &Broker, session: &Session, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
-    let unknown = || (ResponseError::UnknownTopicOrPartition, format!("Topic '{name}' does not exist."));
+fn topic_entries(
+    broker: &Broker,
+    session: &Session,
+    name: &str,
+) -> Result<Vec<Entry>, (ResponseError, String)> {
+    let unknown = || {
+        (
+            ResponseError::UnknownTopicOrPartition,
+            format!("Topic '{name}' does not exist."),
+        )
+    };
     let internal = internal_topic(session, name).map_err(|_| unknown())?;
     let image = broker.metadata.image();
     let topic = image.topic(&internal).ok_or_else(unknown)?;
-    let eff = EffectiveConfig { overrides: &topic.configs, defaults: &broker.settings.topic_defaults };
+    let eff = EffectiveConfig {
+        overrides: &topic.configs,
+        defaults: &broker.settings.topic_defaults,
+    };
     Ok(eff
         .resolve_all()
         .into_iter()
@@ -117,7 +153,13 @@ fn topic_entries(broker: &Broker, session: &Session, name: &str) -> Result<Vec<E
 fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
     let s = &broker.settings;
     if !name.is_empty() && name != s.node_id.to_string() {
-        return Err((ResponseError::InvalidRequest, format!("Unexpected broker id, expected {} but received {name}", s.node_id)));
+        return Err((
+            ResponseError::InvalidRequest,
+            format!(
+                "Unexpected broker id, expected {} but received {name}",
+                s.node_id
+            ),
+        ));
     }
     let fixed = |name: &str, value: String, kind: ConfigType, doc: &'static str| Entry {
         name: name.to_owned(),
@@ -129,17 +171,55 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
         documentation: doc,
     };
     let mut entries = vec![
-        fixed("node.id", s.node_id.to_string(), ConfigType::Int, "This broker's id."),
-        fixed("broker.id", s.node_id.to_string(), ConfigType::Int, "This broker's id."),
-        fixed("log.dirs", s.data_dir.display().to_string(), ConfigType::String, "The data directory."),
-        fixed("num.partitions", s.num_partitions.to_string(), ConfigType::Int, "Partitions of a topic created without a count."),
-        fixed("auto.create.topics.enable", s.auto_create_topics.to_string(), ConfigType::Boolean, "Whether Metadata for an unknown topic creates it."),
-        fixed("default.replication.factor", "1".into(), ConfigType::Int, "Single node: always 1."),
-        fixed("socket.request.max.bytes", s.socket_request_max_bytes.to_string(), ConfigType::Int, "Largest request frame accepted."),
+        fixed(
+            "node.id",
+            s.node_id.to_string(),
+            ConfigType::Int,
+            "This broker's id.",
+        ),
+        fixed(
+            "broker.id",
+            s.node_id.to_string(),
+            ConfigType::Int,
+            "This broker's id.",
+        ),
+        fixed(
+            "log.dirs",
+            s.data_dir.display().to_string(),
+            ConfigType::String,
+            "The data directory.",
+        ),
+        fixed(
+            "num.partitions",
+            s.num_partitions.to_string(),
+            ConfigType::Int,
+            "Partitions of a topic created without a count.",
+        ),
+        fixed(
+            "auto.create.topics.enable",
+            s.auto_create_topics.to_string(),
+            ConfigType::Boolean,
+            "Whether Metadata for an unknown topic creates it.",
+        ),
+        fixed(
+            "default.replication.factor",
+            "1".into(),
+            ConfigType::Int,
+            "Single node: always 1.",
+        ),
+        fixed(
+            "socket.request.max.bytes",
+            s.socket_request_max_bytes.to_string(),
+            ConfigType::Int,
+            "Largest request frame accepted.",
+        ),
     ];
     // The broker-level names of every topic default, with their effective values.
     let empty = BTreeMap::new();
-    let eff = EffectiveConfig { overrides: &empty, defaults: &s.topic_defaults };
+    let eff = EffectiveConfig {
+        overrides: &empty,
+        defaults: &s.topic_defaults,
+    };
     for r in eff.resolve_all() {
         if r.key.broker_synonym == r.key.name && entries.iter().any(|e| e.name == r.key.name) {
             continue;
@@ -151,7 +231,11 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
             read_only: true,
             kind: r.key.kind,
             documentation: r.key.documentation,
-            synonyms: r.synonyms.into_iter().filter(|(_, _, src)| *src != ConfigSource::Topic).collect(),
+            synonyms: r
+                .synonyms
+                .into_iter()
+                .filter(|(_, _, src)| *src != ConfigSource::Topic)
+                .collect(),
         });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -164,9 +248,16 @@ async fn apply_topic_change(
     session: &Session,
     name: &str,
     validate_only: bool,
-    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (ResponseError, String)>,
+    change: impl FnOnce(
+        &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, (ResponseError, String)>,
 ) -> Result<(), (ResponseError, String)> {
-    let unknown = || (ResponseError::UnknownTopicOrPartition, format!("Topic '{name}' does not exist."));
+    let unknown = || {
+        (
+            ResponseError::UnknownTopicOrPartition,
+            format!("Topic '{name}' does not exist."),
+        )
+    };
     let internal = internal_topic(session, name).map_err(|_| unknown())?;
     let committed = broker
         .metadata
@@ -180,48 +271,75 @@ async fn apply_topic_change(
             };
             for (k, v) in &next {
                 if let Err(e) = topic_config::validate(k, v) {
-                    return Ok((Vec::new(), Err((ResponseError::InvalidConfig, e.to_string()))));
+                    return Ok((
+                        Vec::new(),
+                        Err((ResponseError::InvalidConfig, e.to_string())),
+                    ));
                 }
             }
             if validate_only {
                 return Ok((Vec::new(), Ok(())));
             }
-            Ok((vec![MetadataRecord::TopicConfigsSet { id: topic.id, configs: next }], Ok(())))
+            Ok((
+                vec![MetadataRecord::TopicConfigsSet {
+                    id: topic.id,
+                    configs: next,
+                }],
+                Ok(()),
+            ))
         })
         .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))?;
     committed.1?;
     if let Some(topic) = committed.0.topic(&internal) {
-        broker.partitions.reconfigure(topic, &broker.settings.topic_defaults);
+        broker
+            .partitions
+            .reconfigure(topic, &broker.settings.topic_defaults);
     }
     Ok(())
 }
 
 fn non_topic(resource_type: i8) -> (ResponseError, String) {
     if resource_type == BROKER {
-        (ResponseError::InvalidRequest, "broker configs are set in the config file, not at run time".into())
+        (
+            ResponseError::InvalidRequest,
+            "broker configs are set in the config file, not at run time".into(),
+        )
     } else {
-        (ResponseError::InvalidRequest, format!("unsupported resource type {resource_type}"))
+        (
+            ResponseError::InvalidRequest,
+            format!("unsupported resource type {resource_type}"),
+        )
     }
 }
 
-pub async fn alter(broker: &Broker, session: &Session, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn alter(
+    broker: &Broker,
+    session: &Session,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let outcome = if resource.resource_type != TOPIC {
             Err(non_topic(resource.resource_type))
         } else {
             let configs = resource.configs;
-            apply_topic_change(broker, session, &resource.resource_name, request.validate_only, move |_| {
-                // Legacy AlterConfigs replaces the whole set of overrides.
-                let mut next = BTreeMap::new();
-                for c in configs {
-                    if let Some(v) = c.value {
-                        next.insert(c.name.to_string(), v.to_string());
+            apply_topic_change(
+                broker,
+                session,
+                &resource.resource_name,
+                request.validate_only,
+                move |_| {
+                    // Legacy AlterConfigs replaces the whole set of overrides.
+                    let mut next = BTreeMap::new();
+                    for c in configs {
+                        if let Some(v) = c.value {
+                            next.insert(c.name.to_string(), v.to_string());
+                        }
                     }
-                }
-                Ok(next)
-            })
+                    Ok(next)
+                },
+            )
             .await
         };
         let mut r = alter_configs_response::AlterConfigsResourceResponse::default()
@@ -254,7 +372,13 @@ pub async fn incremental_alter(
             let ops: Vec<(String, i8, Option<String>)> = resource
                 .configs
                 .iter()
-                .map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string())))
+                .map(|c| {
+                    (
+                        c.name.to_string(),
+                        c.config_operation,
+                        c.value.as_ref().map(|v| v.to_string()),
+                    )
+                })
                 .collect();
             let defaults = broker.settings.topic_defaults.clone();
             apply_topic_change(broker, session, &resource.resource_name, request.validate_only, move |current| {

@@ -47,7 +47,8 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
             .with_topic_id(topic.topic_id);
         if version >= 13 {
             if let Ok(m) = &meta {
-                response.topic = topic_name(session.namespace.to_local(&m.name).unwrap_or_default());
+                response.topic =
+                    topic_name(session.namespace.to_local(&m.name).unwrap_or_default());
             }
         }
         for p in &topic.partitions {
@@ -57,11 +58,16 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1);
             let found = meta.as_ref().map_err(|e| *e).and_then(|m| {
-                broker.partitions.get(&m.id, p.partition).ok_or(ResponseError::UnknownTopicOrPartition)
+                broker
+                    .partitions
+                    .get(&m.id, p.partition)
+                    .ok_or(ResponseError::UnknownTopicOrPartition)
             });
             match found {
                 Err(e) => data.error_code = code(e),
-                Ok(_) if p.current_leader_epoch > 0 => data.error_code = code(ResponseError::UnknownLeaderEpoch),
+                Ok(_) if p.current_leader_epoch > 0 => {
+                    data.error_code = code(ResponseError::UnknownLeaderEpoch)
+                }
                 Ok(partition) => wants.push(Want {
                     topic: topics.len(),
                     slot: response.partitions.len(),
@@ -76,7 +82,9 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
     }
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
-    let wait = Duration::from_millis(u64::try_from(request.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS)).unwrap_or(0));
+    let wait = Duration::from_millis(
+        u64::try_from(request.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS)).unwrap_or(0),
+    );
     let deadline = tokio::time::Instant::now() + wait;
     let read_committed = request.isolation_level == 1;
     Reply::Later(Box::pin(async move {
@@ -85,7 +93,10 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
             // Register for wake-ups before reading, so an append between the read and the
             // wait is not missed.
             let notified: Vec<_> = wants.iter().map(|w| w.partition.clone()).collect();
-            let mut waiters: Vec<_> = notified.iter().map(|p| Box::pin(p.appended.notified())).collect();
+            let mut waiters: Vec<_> = notified
+                .iter()
+                .map(|p| Box::pin(p.appended.notified()))
+                .collect();
             for w in waiters.iter_mut() {
                 w.as_mut().enable();
             }
@@ -102,16 +113,30 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
                     break;
                 }
             };
-            let total: usize = results.iter().map(|r| r.as_ref().map(|d| d.records.as_ref().map_or(0, |b| b.len())).unwrap_or(0)).sum();
-            let any_error = results.iter().any(|r| r.as_ref().map_or(true, |d| d.error_code != 0));
-            let done = total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline || wants.is_empty();
+            let total: usize = results
+                .iter()
+                .map(|r| {
+                    r.as_ref()
+                        .map(|d| d.records.as_ref().map_or(0, |b| b.len()))
+                        .unwrap_or(0)
+                })
+                .sum();
+            let any_error = results
+                .iter()
+                .any(|r| r.as_ref().map_or(true, |d| d.error_code != 0));
+            let done = total >= min_bytes
+                || any_error
+                || tokio::time::Instant::now() >= deadline
+                || wants.is_empty();
             if done {
                 for (w, r) in wants.iter().zip(results) {
                     if let Some(d) = slot(&mut topics, w) {
                         match r {
                             Ok(data) => {
                                 let aborted = read_committed.then(Vec::new);
-                                *d = data.with_partition_index(d.partition_index).with_aborted_transactions(aborted);
+                                *d = data
+                                    .with_partition_index(d.partition_index)
+                                    .with_aborted_transactions(aborted);
                             }
                             Err(e) => d.error_code = code(e),
                         }
@@ -125,12 +150,18 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
                 continue;
             }
         }
-        ResponseKind::Fetch(FetchResponse::default().with_responses(topics).with_session_id(0))
+        ResponseKind::Fetch(
+            FetchResponse::default()
+                .with_responses(topics)
+                .with_session_id(0),
+        )
     }))
 }
 
 fn slot<'a>(topics: &'a mut [FetchableTopicResponse], w: &Want) -> Option<&'a mut PartitionData> {
-    topics.get_mut(w.topic).and_then(|t| t.partitions.get_mut(w.slot))
+    topics
+        .get_mut(w.topic)
+        .and_then(|t| t.partitions.get_mut(w.slot))
 }
 
 /// Resolves until any of the notifications fires.
@@ -146,7 +177,13 @@ async fn futures_select<F: std::future::Future<Output = ()> + Unpin>(mut waiters
     .await
 }
 
-fn resolve(image: &Image, session: &Session, version: i16, name: &str, id: &uuid::Uuid) -> Result<Arc<TopicMeta>, ResponseError> {
+fn resolve(
+    image: &Image,
+    session: &Session,
+    version: i16,
+    name: &str,
+    id: &uuid::Uuid,
+) -> Result<Arc<TopicMeta>, ResponseError> {
     if version >= 13 {
         return image
             .topic_by_id(id)
@@ -154,8 +191,12 @@ fn resolve(image: &Image, session: &Session, version: i16, name: &str, id: &uuid
             .cloned()
             .ok_or(ResponseError::UnknownTopicId);
     }
-    let internal = super::internal_topic(session, name).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
-    image.topic(&internal).cloned().ok_or(ResponseError::UnknownTopicOrPartition)
+    let internal =
+        super::internal_topic(session, name).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
+    image
+        .topic(&internal)
+        .cloned()
+        .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
 /// Blocking: reads each partition in request order within the byte budgets.
@@ -181,7 +222,9 @@ fn read_all(wants: &[Want], max_bytes: usize) -> Vec<Result<PartitionData, Respo
                         .with_log_start_offset(slice.log_start_offset)
                         .with_records(Some(slice.data)))
                 }
-                Err(LogError::OffsetOutOfRange { log_start, log_end, .. }) => Ok(PartitionData::default()
+                Err(LogError::OffsetOutOfRange {
+                    log_start, log_end, ..
+                }) => Ok(PartitionData::default()
                     .with_error_code(code(ResponseError::OffsetOutOfRange))
                     .with_high_watermark(log_end)
                     .with_last_stable_offset(log_end)

@@ -5,10 +5,15 @@ use super::{code, internal_topic};
 use crate::partitions::Partition;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
 use kafka_protocol::messages::{
-    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
 };
 use std::sync::Arc;
 
@@ -21,14 +26,30 @@ const LATEST_TIERED: i64 = -6;
 /// Cap on decompression when looking for a timestamp inside one stored batch.
 const TIMESTAMP_SCAN_CAP: usize = 64 * 1024 * 1024;
 
-fn partition(broker: &Broker, session: &Session, topic: &str, index: i32) -> Result<Arc<Partition>, ResponseError> {
-    let internal = internal_topic(session, topic).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
+fn partition(
+    broker: &Broker,
+    session: &Session,
+    topic: &str,
+    index: i32,
+) -> Result<Arc<Partition>, ResponseError> {
+    let internal =
+        internal_topic(session, topic).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
     let image = broker.metadata.image();
-    let meta = image.topic(&internal).ok_or(ResponseError::UnknownTopicOrPartition)?;
-    broker.partitions.get(&meta.id, index).ok_or(ResponseError::UnknownTopicOrPartition)
+    let meta = image
+        .topic(&internal)
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    broker
+        .partitions
+        .get(&meta.id, index)
+        .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
-pub async fn handle(broker: &Broker, session: &Session, version: i16, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -44,7 +65,9 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: L
                 Ok(_) if p.current_leader_epoch > 0 => Err(ResponseError::UnknownLeaderEpoch),
                 Ok(part) => {
                     let ts = p.timestamp;
-                    super::blocking(move || lookup(&part, ts)).await.and_then(|r| r)
+                    super::blocking(move || lookup(&part, ts))
+                        .await
+                        .and_then(|r| r)
                 }
             };
             match outcome {
@@ -60,7 +83,11 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: L
             }
             partitions.push(result);
         }
-        topics.push(ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
     }
     ListOffsetsResponse::default().with_topics(topics)
 }
@@ -71,7 +98,9 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, R
     let map = |e: schloss_log::LogError| super::produce::log_error(&e);
     match timestamp {
         LATEST | LATEST_TIERED => Ok(Some((log.log_end_offset(), -1))),
-        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => Ok(Some((log.log_start_offset(), -1))),
+        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => {
+            Ok(Some((log.log_start_offset(), -1)))
+        }
         MAX_TIMESTAMP => {
             let Some(batch) = log.batch_with_max_timestamp().map_err(map)? else {
                 return Ok(None);
@@ -94,13 +123,19 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, R
             let records = schloss_protocol::records::record_timestamps(&batch, TIMESTAMP_SCAN_CAP)
                 .map_err(|_| ResponseError::CorruptMessage)?;
             let start = log.log_start_offset();
-            Ok(records.into_iter().find(|(offset, t)| *t >= ts && *offset >= start))
+            Ok(records
+                .into_iter()
+                .find(|(offset, t)| *t >= ts && *offset >= start))
         }
         _ => Err(ResponseError::InvalidRequest),
     }
 }
 
-pub fn leader_epoch(broker: &Broker, session: &Session, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+pub fn leader_epoch(
+    broker: &Broker,
+    session: &Session,
+    request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
     let topics = request
         .topics
         .into_iter()
@@ -115,7 +150,9 @@ pub fn leader_epoch(broker: &Broker, session: &Session, request: OffsetForLeader
                         .with_end_offset(-1);
                     match partition(broker, session, &topic.topic.0, p.partition) {
                         Err(e) => r.error_code = code(e),
-                        Ok(_) if p.current_leader_epoch > 0 => r.error_code = code(ResponseError::UnknownLeaderEpoch),
+                        Ok(_) if p.current_leader_epoch > 0 => {
+                            r.error_code = code(ResponseError::UnknownLeaderEpoch)
+                        }
                         // Every batch was written in epoch 0: epoch 0 ends at the log end; a
                         // later epoch is unknown (-1, -1) as Kafka answers.
                         Ok(part) if p.leader_epoch == 0 => {
@@ -127,7 +164,9 @@ pub fn leader_epoch(broker: &Broker, session: &Session, request: OffsetForLeader
                     r
                 })
                 .collect();
-            OffsetForLeaderTopicResult::default().with_topic(topic.topic).with_partitions(partitions)
+            OffsetForLeaderTopicResult::default()
+                .with_topic(topic.topic)
+                .with_partitions(partitions)
         })
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)

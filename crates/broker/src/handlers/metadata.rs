@@ -41,17 +41,26 @@ pub async fn handle(
         response.topics = image
             .topics
             .values()
-            .filter_map(|t| session.namespace.to_local(&t.name).map(|local| describe(broker, t, local)))
+            .filter_map(|t| {
+                session
+                    .namespace
+                    .to_local(&t.name)
+                    .map(|local| describe(broker, t, local))
+            })
             .collect();
         return response;
     };
-    let auto_create = broker.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    let auto_create =
+        broker.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     for topic in wanted {
         let entry = match (&topic.name, topic.topic_id.is_nil()) {
             (Some(name), _) => by_name(broker, session, name, auto_create).await,
             (None, false) => {
                 let image = broker.metadata.image();
-                match image.topic_by_id(&topic.topic_id).and_then(|t| session.namespace.to_local(&t.name).map(|l| (t, l))) {
+                match image
+                    .topic_by_id(&topic.topic_id)
+                    .and_then(|t| session.namespace.to_local(&t.name).map(|l| (t, l)))
+                {
                     Some((t, local)) => describe(broker, t, local),
                     None => MetadataResponseTopic::default()
                         .with_topic_id(topic.topic_id)
@@ -88,10 +97,22 @@ async fn by_name(
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
-    match topics::create_topic(broker, internal, broker.settings.num_partitions, BTreeMap::new(), false).await {
+    match topics::create_topic(
+        broker,
+        internal,
+        broker.settings.num_partitions,
+        BTreeMap::new(),
+        false,
+    )
+    .await
+    {
         Ok(t) => describe(broker, &t, &name.0),
         // Created concurrently by someone else: describe what is there now.
-        Err((ResponseError::TopicAlreadyExists, _)) => match broker.metadata.image().topic(&session.namespace.to_internal(&name.0)) {
+        Err((ResponseError::TopicAlreadyExists, _)) => match broker
+            .metadata
+            .image()
+            .topic(&session.namespace.to_internal(&name.0))
+        {
             Some(t) => describe(broker, t, &name.0),
             None => failed(ResponseError::UnknownTopicOrPartition),
         },

@@ -14,8 +14,8 @@ mod topics;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ResponseKind, TopicName};
-use schloss_protocol::request::Request;
 use kafka_protocol::protocol::StrBytes;
+use schloss_protocol::request::Request;
 use std::future::Future;
 use std::pin::Pin;
 

@@ -38,7 +38,12 @@ enum Staged {
     Appended(Appended),
 }
 
-pub async fn handle(broker: &Broker, session: &Session, version: i16, request: ProduceRequest) -> Reply {
+pub async fn handle(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    request: ProduceRequest,
+) -> Reply {
     let acks = request.acks;
     let image = broker.metadata.image();
     let mut topics: Vec<TopicProduceResponse> = Vec::with_capacity(request.topic_data.len());
@@ -66,12 +71,19 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: P
                 None
             };
             let target = meta.as_ref().map_err(|e| *e).and_then(|m| {
-                broker.partitions.get(&m.id, p.index).map(|part| (m, part)).ok_or(ResponseError::UnknownTopicOrPartition)
+                broker
+                    .partitions
+                    .get(&m.id, p.index)
+                    .map(|part| (m, part))
+                    .ok_or(ResponseError::UnknownTopicOrPartition)
             });
             match (rejected, target) {
                 (Some(e), _) | (None, Err(e)) => result.error_code = code(e),
                 (None, Ok((meta, partition))) => {
-                    let eff = EffectiveConfig { overrides: &meta.configs, defaults: &broker.settings.topic_defaults };
+                    let eff = EffectiveConfig {
+                        overrides: &meta.configs,
+                        defaults: &broker.settings.topic_defaults,
+                    };
                     slots.push((topic_index, response.partition_responses.len()));
                     jobs.push(Job {
                         topic: topic_index,
@@ -92,15 +104,27 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: P
     let staged = if jobs.is_empty() {
         Vec::new()
     } else {
-        match super::blocking(move || jobs.into_iter().map(|j| (j.topic, stage(j))).collect::<Vec<_>>()).await {
+        match super::blocking(move || {
+            jobs.into_iter()
+                .map(|j| (j.topic, stage(j)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        {
             Ok(s) => s,
-            Err(e) => slots.iter().map(|(t, _)| (*t, Staged::Failed(e, None))).collect(),
+            Err(e) => slots
+                .iter()
+                .map(|(t, _)| (*t, Staged::Failed(e, None)))
+                .collect(),
         }
     };
 
     let mut waits: Vec<(usize, usize, Durable)> = Vec::new();
     for ((topic_index, slot), (_, outcome)) in slots.into_iter().zip(staged) {
-        let Some(result) = topics.get_mut(topic_index).and_then(|t| t.partition_responses.get_mut(slot)) else {
+        let Some(result) = topics
+            .get_mut(topic_index)
+            .and_then(|t| t.partition_responses.get_mut(slot))
+        else {
             continue;
         };
         match outcome {
@@ -108,11 +132,25 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: P
                 result.error_code = code(e);
                 result.error_message = message.map(StrBytes::from_string);
             }
-            Staged::Appended(Appended::Duplicate { base_offset, log_start_offset, .. }) => {
+            Staged::Appended(Appended::Duplicate {
+                base_offset,
+                log_start_offset,
+                durable,
+                ..
+            }) => {
+                // A retry of a batch already in the log: answer with the original offsets
+                // once the original append is durable.
                 result.base_offset = base_offset;
                 result.log_start_offset = log_start_offset;
+                waits.push((topic_index, slot, durable));
             }
-            Staged::Appended(Appended::Written { base_offset, log_append_time, log_start_offset, durable, .. }) => {
+            Staged::Appended(Appended::Written {
+                base_offset,
+                log_append_time,
+                log_start_offset,
+                durable,
+                ..
+            }) => {
                 result.base_offset = base_offset;
                 result.log_append_time_ms = log_append_time;
                 result.log_start_offset = log_start_offset;
@@ -126,13 +164,18 @@ pub async fn handle(broker: &Broker, session: &Session, version: i16, request: P
         return Reply::Nothing;
     }
     if waits.is_empty() {
-        return Reply::Now(ResponseKind::Produce(ProduceResponse::default().with_responses(topics)));
+        return Reply::Now(ResponseKind::Produce(
+            ProduceResponse::default().with_responses(topics),
+        ));
     }
     Reply::Later(Box::pin(async move {
         for (topic_index, slot, durable) in waits {
             if let Err(e) = durable.wait().await {
                 tracing::error!(error = %e, "append did not become durable");
-                if let Some(result) = topics.get_mut(topic_index).and_then(|t| t.partition_responses.get_mut(slot)) {
+                if let Some(result) = topics
+                    .get_mut(topic_index)
+                    .and_then(|t| t.partition_responses.get_mut(slot))
+                {
                     result.error_code = code(ResponseError::KafkaStorageError);
                     result.base_offset = -1;
                 }
@@ -157,7 +200,10 @@ fn resolve(
             .ok_or(ResponseError::UnknownTopicId);
     }
     let internal = super::internal_topic(session, name)?;
-    image.topic(&internal).cloned().ok_or(ResponseError::UnknownTopicOrPartition)
+    image
+        .topic(&internal)
+        .cloned()
+        .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
 /// Blocking: validate, maybe recompress, append.
@@ -179,6 +225,8 @@ pub(crate) fn log_error(e: &LogError) -> ResponseError {
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::Deleted => ResponseError::UnknownTopicOrPartition,
+        LogError::RecordTooLarge { .. } => ResponseError::RecordListTooLarge,
         other => {
             tracing::error!(error = %other, "log failure");
             ResponseError::KafkaStorageError
@@ -191,17 +239,29 @@ fn validate_and_prepare(job: &Job) -> Result<BytesMut, (ResponseError, Option<St
     if records.len() > job.max_message_bytes {
         return Err((
             ResponseError::MessageTooLarge,
-            Some(format!("batch of {} bytes exceeds max.message.bytes {}", records.len(), job.max_message_bytes)),
+            Some(format!(
+                "batch of {} bytes exceeds max.message.bytes {}",
+                records.len(),
+                job.max_message_bytes
+            )),
         ));
     }
     let mut batches = batch::Batches::new(records);
     let first = match batches.next() {
         Some(Ok((_, b))) => b,
         Some(Err(e)) => return Err(batch_error(e)),
-        None => return Err((ResponseError::InvalidRecord, Some("produce request without a record batch".into()))),
+        None => {
+            return Err((
+                ResponseError::InvalidRecord,
+                Some("produce request without a record batch".into()),
+            ))
+        }
     };
     if batches.next().is_some() {
-        return Err((ResponseError::InvalidRecord, Some("only one record batch per partition is allowed".into())));
+        return Err((
+            ResponseError::InvalidRecord,
+            Some("only one record batch per partition is allowed".into()),
+        ));
     }
     let header = batch::validate(first).map_err(batch_error)?;
     if header.is_transactional() || header.is_control() {
@@ -222,7 +282,9 @@ fn validate_and_prepare(job: &Job) -> Result<BytesMut, (ResponseError, Option<St
     let codec = header.compression().map_err(batch_error)?;
     match job.target {
         StoredCompression::Codec(target) if target != codec => {
-            let cap = job.max_message_bytes.saturating_mul(DECOMPRESSION_RATIO_LIMIT);
+            let cap = job
+                .max_message_bytes
+                .saturating_mul(DECOMPRESSION_RATIO_LIMIT);
             let recompressed = schloss_protocol::records::recompress_batch(first, target, cap)
                 .map_err(|e| (ResponseError::CorruptMessage, Some(e.to_string())))?;
             if recompressed.len() > job.max_message_bytes {
@@ -242,4 +304,3 @@ fn batch_error(e: BatchError) -> (ResponseError, Option<String>) {
     };
     (error, Some(e.to_string()))
 }
-

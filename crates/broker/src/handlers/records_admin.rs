@@ -3,12 +3,19 @@
 use super::{code, internal_topic};
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::{
-    DeleteRecordsRequest, DeleteRecordsResponse, InitProducerIdRequest, InitProducerIdResponse, ProducerId,
+    DeleteRecordsRequest, DeleteRecordsResponse, InitProducerIdRequest, InitProducerIdResponse,
+    ProducerId,
 };
 
-pub async fn delete_records(broker: &Broker, session: &Session, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn delete_records(
+    broker: &Broker,
+    session: &Session,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let image = broker.metadata.image();
@@ -30,11 +37,17 @@ pub async fn delete_records(broker: &Broker, session: &Session, request: DeleteR
                     let offset = p.offset;
                     super::blocking(move || {
                         // -1 means "up to the high watermark".
-                        let target = if offset == -1 { part.log.log_end_offset() } else { offset };
+                        let target = if offset == -1 {
+                            part.log.log_end_offset()
+                        } else {
+                            offset
+                        };
                         if target < 0 {
                             return Err(ResponseError::OffsetOutOfRange);
                         }
-                        part.log.delete_records_before(target).map_err(|e| super::produce::log_error(&e))
+                        part.log
+                            .delete_records_before(target)
+                            .map_err(|e| super::produce::log_error(&e))
                     })
                     .await
                     .and_then(|r| r)
@@ -46,12 +59,19 @@ pub async fn delete_records(broker: &Broker, session: &Session, request: DeleteR
             }
             partitions.push(result);
         }
-        topics.push(DeleteRecordsTopicResult::default().with_name(topic.name).with_partitions(partitions));
+        topics.push(
+            DeleteRecordsTopicResult::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
     }
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
-pub async fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn init_producer_id(
+    broker: &Broker,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
@@ -63,7 +83,9 @@ pub async fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -
     // the client names its current id (KIP-360 bump): ids are never re-issued to whoever asks,
     // so one tenant cannot fence another's producer.
     match broker.producer_ids.next().await {
-        Ok(id) => response.with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Ok(id) => response
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
         Err(e) => {
             tracing::error!(error = %e, "producer id allocation failed");
             response.with_error_code(code(ResponseError::KafkaStorageError))

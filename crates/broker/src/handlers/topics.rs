@@ -7,7 +7,9 @@ use crate::topic_config::{self, EffectiveConfig};
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
@@ -41,7 +43,8 @@ pub(crate) async fn create_topic(
         ));
     }
     for (k, v) in &configs {
-        topic_config::validate(k, v).map_err(|e| fail(ResponseError::InvalidConfig, e.to_string()))?;
+        topic_config::validate(k, v)
+            .map_err(|e| fail(ResponseError::InvalidConfig, e.to_string()))?;
     }
     let meta = TopicMeta {
         id: uuid::Uuid::new_v4(),
@@ -61,13 +64,23 @@ pub(crate) async fn create_topic(
             if image.topic(&internal).is_some() {
                 return Ok((Vec::new(), false));
             }
-            Ok((if validate_only { Vec::new() } else { vec![record] }, true))
+            Ok((
+                if validate_only {
+                    Vec::new()
+                } else {
+                    vec![record]
+                },
+                true,
+            ))
         })
         .await;
     match outcome {
         Ok((_, false)) => Err((ResponseError::TopicAlreadyExists, None)),
         Ok((image, true)) if !validate_only => {
-            let topic = image.topic(&internal).cloned().ok_or((ResponseError::UnknownServerError, None))?;
+            let topic = image
+                .topic(&internal)
+                .cloned()
+                .ok_or((ResponseError::UnknownServerError, None))?;
             let registry = broker.partitions.clone();
             let defaults = broker.settings.topic_defaults.clone();
             let opened = topic.clone();
@@ -165,7 +178,8 @@ pub async fn create(
             }
             Err((error, message)) => {
                 if error == ResponseError::TopicAlreadyExists {
-                    result.error_message = Some(str_bytes(&format!("Topic '{local}' already exists.")));
+                    result.error_message =
+                        Some(str_bytes(&format!("Topic '{local}' already exists.")));
                 } else {
                     result.error_message = message.map(|m| str_bytes(&m));
                 }
@@ -177,12 +191,24 @@ pub async fn create(
     CreateTopicsResponse::default().with_topics(results)
 }
 
-pub async fn delete(broker: &Broker, session: &Session, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn delete(
+    broker: &Broker,
+    session: &Session,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     // v0-5 send names only; v6 sends (name or id) pairs.
     let wanted: Vec<(Option<String>, uuid::Uuid)> = if request.topics.is_empty() {
-        request.topic_names.iter().map(|n| (Some(n.0.to_string()), uuid::Uuid::nil())).collect()
+        request
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
+            .collect()
     } else {
-        request.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)).collect()
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
+            .collect()
     };
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
@@ -192,7 +218,10 @@ pub async fn delete(broker: &Broker, session: &Session, request: DeleteTopicsReq
         let image = broker.metadata.image();
         let found = match &name {
             Some(local) => match internal_topic(session, local) {
-                Ok(internal) => image.topic(&internal).cloned().ok_or(ResponseError::UnknownTopicOrPartition),
+                Ok(internal) => image
+                    .topic(&internal)
+                    .cloned()
+                    .ok_or(ResponseError::UnknownTopicOrPartition),
                 Err(e) => Err(e),
             },
             None => image
@@ -238,10 +267,12 @@ async fn delete_topic(broker: &Broker, topic: &TopicMeta) -> Result<(), Response
         return Err(ResponseError::UnknownTopicOrPartition);
     }
     let registry = broker.partitions.clone();
-    blocking(move || registry.remove_topic(&id)).await?.map_err(|e| {
-        tracing::error!(error = %e, "deleting partition directories failed");
-        ResponseError::KafkaStorageError
-    })
+    blocking(move || registry.remove_topic(&id))
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "deleting partition directories failed");
+            ResponseError::KafkaStorageError
+        })
 }
 
 pub async fn create_partitions(

@@ -164,8 +164,11 @@ impl PartitionLog {
     }
 
     /// DeleteTopics: renames the directory to `<name>.<uuid>-delete` (so a crash leaves
-    /// something recognisably doomed), then removes it.
-    pub fn delete_dir(self) -> Result<(), LogError> {
+    /// something recognisably doomed), then removes it. Takes `&self` because readers may
+    /// still hold the log: after this every append and read fails with `LogError::Deleted`.
+    pub fn delete_dir(&self) -> Result<(), LogError> {
+        // Wait for an append in progress, and keep new ones out while the files go.
+        let _writer = self.writer.lock();
         self.closed.store(true, Ordering::Release);
         let name = self
             .dir
