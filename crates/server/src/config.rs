@@ -192,25 +192,26 @@ fn listener(i: usize, l: RawListener) -> Result<ListenerConfig, ConfigError> {
             format!("`{}` is not an ip:port address", l.address),
         )
     })?;
-    let protocol =
-        match l.security_protocol.as_str() {
-            "PLAINTEXT" => SecurityProtocol::Plaintext,
-            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                return Err(invalid(
-                    key("security_protocol"),
-                    format!(
-                        "`{}` is not available in this build yet",
-                        l.security_protocol
-                    ),
-                ));
-            }
-            other => return Err(invalid(
+    let protocol = match l.security_protocol.as_str() {
+        "PLAINTEXT" => SecurityProtocol::Plaintext,
+        "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+            return Err(invalid(
+                key("security_protocol"),
+                format!(
+                    "`{}` is not available in this build yet",
+                    l.security_protocol
+                ),
+            ));
+        }
+        other => {
+            return Err(invalid(
                 key("security_protocol"),
                 format!(
                     "unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     // Nothing fails open: an unauthenticated listener stays on loopback unless told otherwise.
     if protocol == SecurityProtocol::Plaintext && !address.ip().is_loopback() && !l.allow_insecure {
         return Err(invalid(

@@ -185,3 +185,84 @@ pub fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// A raw Kafka connection speaking through kafka-protocol's client-side encoders, for tests
+/// that must send exact bytes (hostile frames, hand-built batches).
+pub mod raw {
+    use bytes::{Buf, BufMut, Bytes, BytesMut};
+    use kafka_protocol::messages::{ApiKey, RequestHeader};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub fn connect(addr: &str) -> TcpStream {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Encodes a request frame with a v1/v2 header as the api and version require.
+    pub fn frame<R: Encodable>(
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        body: &R,
+    ) -> Vec<u8> {
+        let header = RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("raw-test")));
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .unwrap();
+        body.encode(&mut buf, version).unwrap();
+        let mut out = (buf.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&buf);
+        out
+    }
+
+    /// A frame from a header and a body given as raw bytes.
+    pub fn frame_raw(api_key: i16, version: i16, correlation_id: i32, body: &[u8]) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        buf.put_i16(api_key);
+        buf.put_i16(version);
+        buf.put_i32(correlation_id);
+        buf.put_i16(-1); // null client id
+        buf.extend_from_slice(body);
+        let mut out = (buf.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&buf);
+        out
+    }
+
+    /// Reads one response frame; `None` when the broker closed the connection.
+    pub fn read_response(s: &mut TcpStream) -> Option<Bytes> {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).ok()?;
+        let len = i32::from_be_bytes(len) as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+
+    /// Sends a request and returns the response body after the correlation id (and, for
+    /// flexible responses, the empty tagged-field byte).
+    pub fn call<R: Encodable>(s: &mut TcpStream, api: ApiKey, version: i16, body: &R) -> Bytes {
+        s.write_all(&frame(api, version, 7, body)).unwrap();
+        let mut resp = read_response(s).expect("response");
+        assert_eq!(resp.get_i32(), 7, "correlation id");
+        if api.response_header_version(version) >= 1 {
+            resp.advance(1);
+        }
+        resp
+    }
+
+    /// True when the broker has closed this connection (reads hit end of stream).
+    pub fn closed_by_peer(s: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(s.read(&mut buf), Ok(0))
+            || matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+    }
+}
