@@ -19,9 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// (offset, value) of each acknowledged record, in acknowledgement order.
+type Acked = Arc<Mutex<Vec<(i64, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct Acks {
-    acked: Arc<Mutex<Vec<(i64, Vec<u8>)>>>,
+    acked: Acked,
     failed: Arc<AtomicUsize>,
 }
 

@@ -31,11 +31,11 @@ struct Want {
 
 pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRequest) -> Reply {
     if version >= 7 && request.session_id != 0 {
-        return Reply::Now(ResponseKind::Fetch(
+        return Reply::Now(Box::new(ResponseKind::Fetch(
             FetchResponse::default()
                 .with_error_code(code(ResponseError::FetchSessionIdNotFound))
                 .with_session_id(0),
-        ));
+        )));
     }
     let image = broker.metadata.image();
     let mut topics = Vec::with_capacity(request.topics.len());

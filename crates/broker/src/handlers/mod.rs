@@ -24,7 +24,7 @@ pub use api_versions::{api_versions_response, supported_range, SUPPORTED_APIS};
 /// What the connection should send back for one request.
 pub enum Reply {
     /// Send this response now.
-    Now(ResponseKind),
+    Now(Box<ResponseKind>),
     /// The response is ready later (a produce waiting for fsync, a long-polling fetch). The
     /// connection keeps reading and dispatching meanwhile, and sends responses in order.
     Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
@@ -85,7 +85,7 @@ impl Broker {
                 return Reply::Nothing;
             }
         };
-        Reply::Now(response)
+        Reply::Now(Box::new(response))
     }
 }
 

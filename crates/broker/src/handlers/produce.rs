@@ -62,7 +62,7 @@ pub async fn handle(
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
-            let rejected = if !matches!(acks, 0 | 1 | -1) {
+            let rejected = if !(-1..=1).contains(&acks) {
                 Some(ResponseError::InvalidRequiredAcks)
             } else if request.transactional_id.is_some() {
                 // Transactions arrive with their own issue; until then they are refused.
@@ -164,9 +164,9 @@ pub async fn handle(
         return Reply::Nothing;
     }
     if waits.is_empty() {
-        return Reply::Now(ResponseKind::Produce(
+        return Reply::Now(Box::new(ResponseKind::Produce(
             ProduceResponse::default().with_responses(topics),
-        ));
+        )));
     }
     Reply::Later(Box::pin(async move {
         for (topic_index, slot, durable) in waits {

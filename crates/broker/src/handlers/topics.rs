@@ -36,7 +36,7 @@ pub(crate) async fn create_topic(
     configs: BTreeMap<String, String>,
     validate_only: bool,
 ) -> Result<Arc<TopicMeta>, Failure> {
-    if partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC {
+    if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
         return Err(fail(
             ResponseError::InvalidPartitions,
             format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}."),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this). Installs what the tests
+# need (kcat, Python clients, Maven dependencies), builds the broker, then runs:
+#   1. cargo fmt --check and cargo clippy (warnings are errors)
+#   2. cargo test for the workspace (unit, property and librdkafka end-to-end suites)
+#   3. pytest: kafka-python, confluent-kafka and kcat against the broker binary
+#   4. the Java kafka-clients suite (Maven), when a JDK and Maven are present
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash scripts/install-test-deps.sh
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "building the broker"
+cargo build --locked --bin schloss
+export SCHLOSS_BIN="$PWD/target/debug/schloss"
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "python and kcat suites"
+python3 -m pytest tests/python -q
+
+if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && [ -f tests/java/pom.xml ]; then
+    step "java kafka-clients suite"
+    mvn -q -B -f tests/java/pom.xml test
+else
+    step "java suite skipped: no JDK/Maven on this machine"
+fi
+
+step "all suites passed"
