@@ -19,6 +19,9 @@ use std::time::Duration;
 
 /// Upper bound on `max_wait_ms`, so a client cannot park a request for days.
 const MAX_WAIT_CAP_MS: i32 = 30_000;
+/// Kafka's broker-side `fetch.max.bytes` default: the most one fetch response carries, whatever
+/// the client asks for.
+pub const FETCH_MAX_BYTES: usize = 57_671_680;
 
 /// One requested partition, resolved.
 struct Want {
@@ -80,7 +83,9 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
         }
         topics.push(response);
     }
-    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(FETCH_MAX_BYTES);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
     let wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS)).unwrap_or(0),
