@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -59,6 +58,7 @@ class Broker:
     port: int
     log_path: Path
     _stdout_lines: list = field(default_factory=list)
+    _pump: threading.Thread | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -82,6 +82,10 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self._pump is not None:
+            self._pump.join(timeout=5)
+        if self.proc.stdout is not None and (self._pump is None or not self._pump.is_alive()):
+            self.proc.stdout.close()
 
 
 def start_broker(
@@ -89,6 +93,7 @@ def start_broker(
     topic_defaults: dict[str, str] | None = None,
     num_partitions: int = 1,
     auto_create_topics: bool = True,
+    retention_check_interval_ms: int = 300000,
 ) -> Broker:
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
@@ -101,7 +106,7 @@ node_id = 1
 data_dir = {_toml_str(str(data_dir))}
 num_partitions = {num_partitions}
 auto_create_topics = {"true" if auto_create_topics else "false"}
-retention_check_interval_ms = 300000
+retention_check_interval_ms = {retention_check_interval_ms}
 
 [topic_defaults]
 {defaults}
@@ -141,7 +146,8 @@ tenant = "default"
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
+    pump_thread = threading.Thread(target=pump, daemon=True)
+    pump_thread.start()
 
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -165,7 +171,7 @@ tenant = "default"
             )
         m = READY_RE.match(line)
         if m and m.group(1) == "PLAINTEXT":
-            return Broker(proc, workdir, m.group(2), int(m.group(3)), log_path, captured)
+            return Broker(proc, workdir, m.group(2), int(m.group(3)), log_path, captured, pump_thread)
 
 
 @pytest.fixture(scope="module")

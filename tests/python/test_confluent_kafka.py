@@ -35,7 +35,7 @@ from confluent_kafka.admin import (  # noqa: E402
 from conftest import wait_until  # noqa: E402
 
 TIMEOUT_S = 20
-BASE_TS = 1_700_000_000_000
+BASE_TS = (int(time.time()) - 3600) * 1000  # explicit CreateTime; well inside retention.ms
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
 
@@ -125,11 +125,11 @@ def consume_exactly(c: Consumer, n: int, timeout_s: float = TIMEOUT_S):
 def make_records(n, ts0=BASE_TS):
     out = []
     for i in range(n):
-        key = None if i % 7 == 3 else f"key-{i}".encode()
+        key = None if i % 7 == 3 else (b"" if i % 17 == 8 else f"key-{i}".encode())
         value = b"" if i % 11 == 5 else (None if i % 13 == 6 else f"value-{i}-".encode() + bytes(range(256)) * (i % 3))
         headers = [("h-index", str(i).encode()), ("h-bin", bytes([i % 256, 0, 255]))]
         if i % 5 == 0:
-            headers += [("h-index", b"dup"), ("h-empty", b"")]
+            headers += [("h-index", b"dup"), ("h-empty", b""), ("h-null", None)]
         out.append((key, value, headers, ts0 + i * 10))
     return out
 
@@ -363,6 +363,7 @@ def test_admin_configs(broker, topic_name):
     assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
+@pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
 def test_admin_legacy_alter_configs(broker, topic_name):
     topic = topic_name()
     create_topic(broker, topic, config={"retention.ms": "86400000"})
@@ -429,3 +430,77 @@ def test_admin_list_offsets_and_delete_records(broker, topic_name):
     finally:
         c.close()
     assert [m.offset() for m in got] == [7, 8, 9]
+
+
+def test_concurrent_producers_one_partition(broker, topic_name):
+    """Several idempotent producers writing to the same partition at once: every record is
+    stored exactly once, offsets are dense, and each producer's order is preserved."""
+    import threading
+
+    topic = topic_name()
+    create_topic(broker, topic)
+    n_producers, per = 4, 400
+    errors: list = []
+
+    def run(pid):
+        try:
+            p = producer(broker, **{"linger.ms": 2, "compression.type": "lz4"})
+            recs = [(None, f"p{pid}-{i}".encode(), [("pid", str(pid).encode())], None) for i in range(per)]
+            reports = produce_all(p, topic, recs)
+            if any(r[0] is not None for r in reports):
+                errors.append([r[0] for r in reports if r[0] is not None][:3])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_producers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+    c = consumer(broker)
+    try:
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        got = consume_exactly(c, n_producers * per, timeout_s=60)
+    finally:
+        c.close()
+    assert [m.offset() for m in got] == list(range(n_producers * per))
+    for pid in range(n_producers):
+        mine = [m.value() for m in got if m.value().startswith(f"p{pid}-".encode())]
+        assert mine == [f"p{pid}-{i}".encode() for i in range(per)]
+
+
+def test_keyed_partitioning_many_partitions(broker, topic_name):
+    """librdkafka's default partitioner spreads keys over 8 partitions; reading all partitions
+    back gives every record once, in per-partition order, with each key in one partition."""
+    topic = topic_name()
+    create_topic(broker, topic, partitions=8)
+    p = producer(broker, **{"linger.ms": 5, "compression.type": "zstd"})
+    delivered = []
+
+    def on_delivery(err, msg):
+        assert err is None, err
+        delivered.append((msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+    for i in range(800):
+        p.produce(topic, key=f"key-{i % 37}".encode(), value=f"v{i}".encode(), on_delivery=on_delivery)
+        p.poll(0)
+    assert p.flush(TIMEOUT_S) == 0
+    assert len(delivered) == 800
+    assert len({d[0] for d in delivered}) > 1
+    c = consumer(broker)
+    try:
+        c.assign([TopicPartition(topic, i, OFFSET_BEGINNING) for i in range(8)])
+        got = consume_exactly(c, 800, timeout_s=60)
+    finally:
+        c.close()
+    assert sorted((m.partition(), m.offset(), m.key(), m.value()) for m in got) == sorted(delivered)
+    key_parts: dict = {}
+    for m in got:
+        key_parts.setdefault(m.key(), set()).add(m.partition())
+    assert all(len(s) == 1 for s in key_parts.values())
+    for part in range(8):
+        offs = [m.offset() for m in got if m.partition() == part]
+        assert offs == list(range(len(offs)))

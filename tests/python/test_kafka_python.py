@@ -6,6 +6,8 @@ consumer groups yet.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 kafka = pytest.importorskip("kafka")
@@ -23,7 +25,9 @@ from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd  # noqa: E402
 from conftest import wait_until  # noqa: E402
 
 TIMEOUT_S = 20
-BASE_TS = 1_700_000_000_000  # fixed CreateTime timestamps; the broker must keep them as sent
+# Explicit CreateTime timestamps, which the broker must keep as sent. An hour old: well inside
+# the default retention.ms (7 days), so a retention pass never removes test data.
+BASE_TS = (int(time.time()) - 3600) * 1000
 
 CODECS = [
     pytest.param(None, id="none"),
@@ -90,7 +94,7 @@ def make_records(n: int, ts0: int = BASE_TS):
     (tombstone), binary bytes, repeated header keys, empty header value."""
     out = []
     for i in range(n):
-        key = None if i % 7 == 3 else f"key-{i}".encode()
+        key = None if i % 7 == 3 else (b"" if i % 17 == 8 else f"key-{i}".encode())
         if i % 11 == 5:
             value = b""
         elif i % 13 == 6 and key is not None:
@@ -100,7 +104,7 @@ def make_records(n: int, ts0: int = BASE_TS):
         headers = [("h-index", str(i).encode()), ("h-bin", bytes([i % 256, 0, 255]))]
         if i % 5 == 0:
             headers.append(("h-index", b"dup"))
-            headers.append(("h-empty", b""))
+            headers.append(("h-empty", b""))  # kafka-python cannot send a null header value
         out.append((key, value, headers, ts0 + i * 10))
     return out
 
@@ -541,6 +545,28 @@ def test_create_partitions(broker, topic_name):
         c.close()
 
 
+def test_create_partitions_with_assignments(broker, topic_name):
+    """CreatePartitions with explicit replica assignments: they must name registered brokers
+    and there must be one per new partition, else INVALID_REPLICA_ASSIGNMENT (39), as in
+    Kafka's ReplicationControlManager.createPartitions."""
+    topic = topic_name()
+    create_topic(broker, topic, partitions=1)
+    adm = admin_client(broker)
+    try:
+        ok = adm.create_partitions({topic: {"count": 3, "assignments": [[1], [1]]}}, raise_errors=False)
+        assert [r.error_code for r in ok.results] == [0]
+        # Broker 2 does not exist.
+        bad = adm.create_partitions({topic: {"count": 5, "assignments": [[2], [1]]}}, raise_errors=False)
+        assert [r.error_code for r in bad.results] == [kerr.InvalidReplicationAssignmentError.errno]
+        # Two new partitions but one assignment.
+        bad = adm.create_partitions({topic: {"count": 5, "assignments": [[1]]}}, raise_errors=False)
+        assert [r.error_code for r in bad.results] == [kerr.InvalidReplicationAssignmentError.errno]
+        (desc,) = adm.describe_topics([topic])
+        assert len(desc["partitions"]) == 3
+    finally:
+        adm.close()
+
+
 def test_describe_cluster(broker):
     adm = admin_client(broker)
     try:
@@ -579,3 +605,115 @@ def test_log_append_time_topic(broker, topic_name):
     assert r.value == b"a"
     assert r.timestamp_type == 1  # LogAppendTime
     assert r.timestamp == md.timestamp
+
+
+# --------------------------------------------------------------------------- older protocol versions
+
+# kafka-python with a pinned api_version skips ApiVersions and uses that release's request
+# versions (capped by its own): e.g. (0, 11) -> Produce v3, Fetch v5, ListOffsets v2,
+# Metadata v4, CreateTopics v2. All lie inside the ranges schloss advertises.
+PINNED_VERSIONS = [(0, 11), (1, 1), (2, 1), (2, 8), (3, 9), (4, 1)]
+
+
+@pytest.mark.parametrize("api_version", PINNED_VERSIONS, ids=lambda v: ".".join(map(str, v)))
+def test_pinned_api_versions(broker, topic_name, api_version):
+    topic = topic_name()
+    adm = KafkaAdminClient(bootstrap_servers=broker.bootstrap, api_version=api_version,
+                           request_timeout_ms=15000)
+    try:
+        adm.create_topics([NewTopic(topic, 2, 1)])
+        assert topic in adm.list_topics()
+    finally:
+        adm.close()
+    p = producer(broker, api_version=api_version, compression_type="gzip" if has_gzip() else None,
+                 linger_ms=10)
+    try:
+        futs = [p.send(topic, key=b"k%d" % i, value=b"v%d" % i, headers=[("i", b"%d" % i)],
+                       timestamp_ms=BASE_TS + i, partition=1) for i in range(20)]
+        p.flush(timeout=TIMEOUT_S)
+        assert [f.get(timeout=TIMEOUT_S).offset for f in futs] == list(range(20))
+    finally:
+        p.close(timeout=5)
+    tp = TopicPartition(topic, 1)
+    c = consumer(broker, api_version=api_version)
+    try:
+        c.assign([tp])
+        assert c.beginning_offsets([tp]) == {tp: 0}
+        assert c.end_offsets([tp]) == {tp: 20}
+        res = c.offsets_for_times({tp: BASE_TS + 5})
+        assert (res[tp].offset, res[tp].timestamp) == (5, BASE_TS + 5)
+        c.seek(tp, 3)
+        got = consume_exactly(c, 17)
+    finally:
+        c.close()
+    assert [(r.offset, r.key, r.value, list(r.headers), r.timestamp) for r in got] == [
+        (i, b"k%d" % i, b"v%d" % i, [("i", b"%d" % i)], BASE_TS + i) for i in range(3, 20)]
+
+
+# --------------------------------------------------------------------------- topic-level codec
+
+
+@pytest.mark.parametrize("topic_codec", ["uncompressed", "gzip", "snappy", "lz4", "zstd"])
+def test_topic_compression_type_recompresses(broker, topic_name, topic_codec):
+    """A topic whose compression.type differs from the producer's codec makes the broker
+    re-encode batches; consumers must still see exactly the records that were produced."""
+    topic = topic_name()
+    create_topic(broker, topic, configs={"compression.type": topic_codec})
+    records = make_records(40)
+    p = producer(broker, compression_type="gzip" if topic_codec != "gzip" else "lz4", linger_ms=20)
+    try:
+        futs = [p.send(topic, key=k, value=v, headers=h, timestamp_ms=ts, partition=0)
+                for k, v, h, ts in records]
+        p.flush(timeout=TIMEOUT_S)
+        assert [f.get(timeout=TIMEOUT_S).offset for f in futs] == list(range(len(records)))
+    finally:
+        p.close(timeout=5)
+    tp = TopicPartition(topic, 0)
+    c = consumer(broker)
+    try:
+        c.assign([tp])
+        got = consume_exactly(c, len(records))
+    finally:
+        c.close()
+    assert [(r.offset, r.key, r.value, list(r.headers), r.timestamp) for r in got] == [
+        (i, k, v, h, ts) for i, (k, v, h, ts) in enumerate(records)]
+
+
+def test_future_timestamp_rejected(broker, topic_name):
+    """message.timestamp.after.max.ms (default 1 h): a CreateTime further in the future is
+    rejected with INVALID_TIMESTAMP (32) and nothing is appended."""
+    topic = topic_name()
+    create_topic(broker, topic)
+    p = producer(broker, retries=0, enable_idempotence=False)
+    try:
+        fut = p.send(topic, value=b"future", partition=0, timestamp_ms=int(time.time() * 1000) + 3 * 3600_000)
+        with pytest.raises(kerr.InvalidTimestampError):
+            fut.get(timeout=TIMEOUT_S)
+        assert p.send(topic, value=b"now", partition=0).get(timeout=TIMEOUT_S).offset == 0
+    finally:
+        p.close(timeout=5)
+
+
+def test_subscribe_with_consumer_group(broker, topic_name):
+    topic = topic_name()
+    create_topic(broker, topic)
+    p = producer(broker)
+    try:
+        for i in range(3):
+            p.send(topic, value=b"%d" % i, partition=0)
+        p.flush(timeout=TIMEOUT_S)
+    finally:
+        p.close(timeout=5)
+    c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=topic + "-group",
+                      auto_offset_reset="earliest", enable_auto_commit=True,
+                      request_timeout_ms=5000, session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    got = []
+    try:
+        deadline = time.monotonic() + 8
+        while len(got) < 3 and time.monotonic() < deadline:
+            for recs in c.poll(timeout_ms=500).values():
+                got.extend(recs)
+        c.commit()
+    finally:
+        c.close(autocommit=False)
+    assert [r.value for r in got] == [b"0", b"1", b"2"]

@@ -20,9 +20,11 @@ use std::sync::Arc;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405 specs. Without tiered storage the local log is the whole log, and the tiered
+/// specs have no offset to give (Kafka answers -1 for them too).
 const EARLIEST_LOCAL: i64 = -4;
-const EARLIEST_PENDING_UPLOAD: i64 = -5;
-const LATEST_TIERED: i64 = -6;
+const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
 /// Cap on decompression when looking for a timestamp inside one stored batch.
 const TIMESTAMP_SCAN_CAP: usize = 64 * 1024 * 1024;
 
@@ -97,10 +99,9 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, R
     let log = &partition.log;
     let map = |e: schloss_log::LogError| super::produce::log_error(&e);
     match timestamp {
-        LATEST | LATEST_TIERED => Ok(Some((log.log_end_offset(), -1))),
-        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => {
-            Ok(Some((log.log_start_offset(), -1)))
-        }
+        LATEST => Ok(Some((log.log_end_offset(), -1))),
+        EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => Ok(None),
         MAX_TIMESTAMP => {
             let Some(batch) = log.batch_with_max_timestamp().map_err(map)? else {
                 return Ok(None);

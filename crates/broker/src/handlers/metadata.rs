@@ -53,9 +53,11 @@ pub async fn handle(
     let auto_create =
         broker.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     for topic in wanted {
+        // A non-nil id means "look up by id", whatever the name says: Java 4.x sends an
+        // empty name with the id.
         let entry = match (&topic.name, topic.topic_id.is_nil()) {
-            (Some(name), _) => by_name(broker, session, name, auto_create).await,
-            (None, false) => {
+            (Some(name), true) => by_name(broker, session, name, auto_create).await,
+            (_, false) => {
                 let image = broker.metadata.image();
                 match image
                     .topic_by_id(&topic.topic_id)

@@ -286,6 +286,10 @@ pub async fn create_partitions(
         let outcome: Result<(), Failure> = async {
             let internal = internal_topic(session, &topic.name.0).map_err(|e| (e, None))?;
             let count = topic.count;
+            let assignments = topic.assignments.as_ref().map(|a| {
+                a.iter().map(|p| p.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>()).collect::<Vec<_>>()
+            });
+            let node = broker.settings.node_id;
             let (image, verdict) = broker
                 .metadata
                 .commit_with(|image| {
@@ -298,6 +302,21 @@ pub async fn create_partitions(
                             meta.partitions
                         );
                         return Ok((Vec::new(), Err(fail(ResponseError::InvalidPartitions, message))));
+                    }
+                    if let Some(assignments) = &assignments {
+                        let added = usize::try_from(count - meta.partitions).unwrap_or(0);
+                        if assignments.len() != added {
+                            let message = format!(
+                                "Increasing the number of partitions by {added} but {} assignments provided.",
+                                assignments.len()
+                            );
+                            return Ok((Vec::new(), Err(fail(ResponseError::InvalidReplicaAssignment, message))));
+                        }
+                        // Single node, replication factor 1: every new partition lives here.
+                        if let Some(bad) = assignments.iter().find(|a| a.as_slice() != [node]) {
+                            let message = format!("Replica assignment {bad:?} must name exactly this broker ({node}).");
+                            return Ok((Vec::new(), Err(fail(ResponseError::InvalidReplicaAssignment, message))));
+                        }
                     }
                     if request.validate_only {
                         return Ok((Vec::new(), Ok(())));
