@@ -2,19 +2,25 @@
 //! dispatch each request in order, and write responses in request order. A request whose
 //! response comes later (produce awaiting fsync, long-polling fetch) does not stop the
 //! connection from reading and dispatching the next one; a bounded queue limits how many
-//! responses may be outstanding.
+//! responses may be outstanding. Authentication (SASL) happens here, in request order.
 
 use crate::conn_state::ConnState;
+use crate::sasl::FailureBrake;
+use crate::{auth_exchange, credentials::CredentialSource};
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use schloss_broker::{Broker, Reply, Session};
+use schloss_auth::SaslMechanism;
+use schloss_broker::{Broker, ListenerInfo, Reply};
 use schloss_protocol::frame::{check_frame_len, FrameError};
 use schloss_protocol::header::parse_request_header;
-use schloss_protocol::request::decode_request;
+use schloss_protocol::request::{decode_request, Request};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// Responses that may be outstanding on one connection before we stop reading requests.
 pub const MAX_IN_FLIGHT: usize = 128;
@@ -39,28 +45,62 @@ pub enum CloseReason {
     UnsupportedVersion { api: ApiKey, version: i16 },
     #[error("{0:?} is not allowed before authentication")]
     NotAuthenticated(ApiKey),
+    #[error("authentication did not finish within {0:?}")]
+    AuthenticationTimeout(Duration),
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    #[error("session expired without re-authentication")]
+    SessionExpired,
+    #[error("{0}")]
+    SaslProtocol(&'static str),
     #[error("encoding a response failed: {0}")]
     Encode(String),
 }
 
-type Later = Pin<Box<dyn Future<Output = Result<BytesMut, CloseReason>> + Send>>;
+pub type Later = Pin<Box<dyn Future<Output = Result<BytesMut, CloseReason>> + Send>>;
 
-enum Outgoing {
+pub enum Outgoing {
     Now(BytesMut),
     Later(Later),
 }
 
-/// Connection settings that come from the listener and the broker config.
-pub struct ConnectionConfig {
-    pub max_request_bytes: usize,
+/// What processing one frame asks of the connection.
+pub struct Step {
+    pub out: Option<Outgoing>,
+    /// Close once `out` is written (failed authentication, illegal SASL state).
+    pub close: bool,
 }
 
-pub async fn serve<S>(
-    stream: S,
-    initial: ConnState,
-    broker: Broker,
-    config: &ConnectionConfig,
-) -> Result<(), CloseReason>
+impl Step {
+    pub fn send(out: BytesMut) -> Self {
+        Self { out: Some(Outgoing::Now(out)), close: false }
+    }
+    pub fn send_and_close(out: BytesMut) -> Self {
+        Self { out: Some(Outgoing::Now(out)), close: true }
+    }
+}
+
+/// SASL settings of a listener that authenticates with SASL.
+pub struct SaslContext {
+    pub mechanisms: Vec<SaslMechanism>,
+    pub credentials: Arc<CredentialSource>,
+    /// Bounds concurrent PLAIN (argon2id) verifications.
+    pub verifiers: Arc<Semaphore>,
+    pub brake: Arc<FailureBrake>,
+}
+
+/// Everything a connection task needs from its listener.
+pub struct ConnectionContext {
+    pub broker: Broker,
+    pub listener: ListenerInfo,
+    pub max_request_bytes: usize,
+    pub sasl: Option<SaslContext>,
+    pub authentication_timeout: Duration,
+    /// `connections.max.reauth.ms`; 0 = sessions do not expire.
+    pub max_reauth_ms: u64,
+}
+
+pub async fn serve<S>(stream: S, initial: ConnState, ctx: Arc<ConnectionContext>, peer: SocketAddr) -> Result<(), CloseReason>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -69,20 +109,38 @@ where
     let writer_task = tokio::spawn(write_responses(writer, rx));
     let mut state = initial;
     let mut buf = BytesMut::new();
+    let auth_deadline = tokio::time::Instant::now() + ctx.authentication_timeout;
     let result = loop {
-        let limit = state.max_frame_bytes(config.max_request_bytes);
-        let frame = match next_frame(&mut reader, &mut buf, limit).await {
+        let limit = state.max_frame_bytes(ctx.max_request_bytes);
+        let next = if state.is_authenticated() {
+            next_frame(&mut reader, &mut buf, limit).await
+        } else {
+            match tokio::time::timeout_at(auth_deadline, next_frame(&mut reader, &mut buf, limit)).await {
+                Ok(frame) => frame,
+                Err(_) => Err(CloseReason::AuthenticationTimeout(ctx.authentication_timeout)),
+            }
+        };
+        let frame = match next {
             Ok(Some(frame)) => frame,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        match process(frame, &mut state, &broker).await {
-            Ok(Some(out)) => {
-                if tx.send(out).await.is_err() {
-                    break Ok(()); // the writer failed: the peer is gone
+        let step = if state.expects_raw_token() {
+            auth_exchange::raw_token(frame, &mut state, &ctx, peer).await
+        } else {
+            process(frame, &mut state, &ctx, peer).await
+        };
+        match step {
+            Ok(Step { out, close }) => {
+                if let Some(out) = out {
+                    if tx.send(out).await.is_err() {
+                        break Ok(()); // the writer failed: the peer is gone
+                    }
+                }
+                if close {
+                    break Err(CloseReason::AuthenticationFailed);
                 }
             }
-            Ok(None) => {}
             Err(e) => break Err(e),
         }
     };
@@ -93,15 +151,10 @@ where
 }
 
 /// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
-async fn next_frame<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    limit: usize,
-) -> Result<Option<Bytes>, CloseReason> {
+async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, CloseReason> {
     loop {
         if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
-            let raw = i32::from_be_bytes(prefix);
-            let size = check_frame_len(raw, limit)?;
+            let size = check_frame_len(i32::from_be_bytes(prefix), limit)?;
             if buf.len() >= 4 + size {
                 buf.advance(4);
                 return Ok(Some(buf.split_to(size).freeze()));
@@ -112,23 +165,14 @@ async fn next_frame<R: AsyncRead + Unpin>(
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() {
-                Ok(None)
-            } else {
-                Err(CloseReason::Truncated)
-            };
+            return if buf.is_empty() { Ok(None) } else { Err(CloseReason::Truncated) };
         }
     }
 }
 
-async fn process(
-    mut frame: Bytes,
-    state: &mut ConnState,
-    broker: &Broker,
-) -> Result<Option<Outgoing>, CloseReason> {
+async fn process(mut frame: Bytes, state: &mut ConnState, ctx: &ConnectionContext, peer: SocketAddr) -> Result<Step, CloseReason> {
     let header = parse_request_header(&mut frame)?;
-    let api =
-        ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
+    let api = ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
     let version = header.api_version;
     let correlation_id = header.correlation_id;
     if !state.admits(api) {
@@ -140,49 +184,46 @@ async fn process(
     if version < min || version > max {
         if api == ApiKey::ApiVersions {
             // A client newer than us: answer in v0 format with our ranges so it can retry.
-            let bytes = schloss_protocol::response::encode_api_versions_fallback(
-                correlation_id,
-                schloss_broker::SUPPORTED_APIS,
-            );
-            return Ok(Some(Outgoing::Now(bytes)));
+            let bytes = schloss_protocol::response::encode_api_versions_fallback(correlation_id, schloss_broker::SUPPORTED_APIS);
+            return Ok(Step::send(bytes));
         }
         return Err(CloseReason::UnsupportedVersion { api, version });
     }
     let request = decode_request(api, version, frame)?;
-    let ConnState::Ready(session) = state else {
-        // SASL handshake handling arrives with authentication; nothing else gets here.
+    match request {
+        Request::ApiVersions(_) => {
+            let response = ResponseKind::ApiVersions(schloss_broker::handlers::api_versions_response());
+            return Ok(Step::send(encode(api, version, correlation_id, &response)?));
+        }
+        Request::SaslHandshake(r) => return auth_exchange::handshake(r, version, correlation_id, state, ctx),
+        Request::SaslAuthenticate(r) => return auth_exchange::authenticate(r, version, correlation_id, state, ctx, peer).await,
+        _ => {}
+    }
+    let ConnState::Ready(ready) = state else {
         return Err(CloseReason::NotAuthenticated(api));
     };
-    let session: &Session = session;
-    match broker.handle(session, version, request).await {
-        Reply::Now(response) => Ok(Some(Outgoing::Now(encode(
-            api,
-            version,
-            correlation_id,
-            &response,
-        )?))),
-        Reply::Later(future) => Ok(Some(Outgoing::Later(Box::pin(async move {
-            let response = future.await;
-            encode(api, version, correlation_id, &response)
-        })))),
-        Reply::Nothing => Ok(None),
+    if ready.expires_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+        return Err(CloseReason::SessionExpired);
     }
+    let reply = ctx.broker.handle(&ready.session, version, request).await;
+    Ok(match reply {
+        Reply::Now(response) => Step::send(encode(api, version, correlation_id, &response)?),
+        Reply::Later(future) => Step {
+            out: Some(Outgoing::Later(Box::pin(async move {
+                let response = future.await;
+                encode(api, version, correlation_id, &response)
+            }))),
+            close: false,
+        },
+        Reply::Nothing => Step { out: None, close: false },
+    })
 }
 
-fn encode(
-    api: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    response: &ResponseKind,
-) -> Result<BytesMut, CloseReason> {
-    schloss_protocol::response::encode_response(api, version, correlation_id, response)
-        .map_err(|e| CloseReason::Encode(e.to_string()))
+pub fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Result<BytesMut, CloseReason> {
+    schloss_protocol::response::encode_response(api, version, correlation_id, response).map_err(|e| CloseReason::Encode(e.to_string()))
 }
 
-async fn write_responses<W: AsyncWrite + Unpin>(
-    mut writer: W,
-    mut rx: mpsc::Receiver<Outgoing>,
-) -> Result<(), CloseReason> {
+async fn write_responses<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Outgoing>) -> Result<(), CloseReason> {
     while let Some(out) = rx.recv().await {
         let bytes = match out {
             Outgoing::Now(b) => b,

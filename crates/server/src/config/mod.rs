@@ -1,17 +1,19 @@
 //! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
 //! into typed values. Every error names the key it is about.
 
+mod listener;
+
+pub use listener::{AuthConfig, ClientAuth, ListenerConfig, SecurityProtocol, TlsSettings};
+
 use schloss_broker::topic_config::BrokerDefaults;
 use schloss_broker::BrokerSettings;
-use schloss_model::TenantId;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The configuration compiled into the binary (`config/schloss.toml`).
-pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/schloss.toml");
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../config/schloss.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -26,7 +28,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -40,7 +42,8 @@ struct RawConfig {
     #[serde(default)]
     topic_defaults: BTreeMap<String, toml::Value>,
     #[serde(default)]
-    listeners: Vec<RawListener>,
+    listeners: Vec<listener::RawListener>,
+    auth: Option<listener::RawAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,41 +74,12 @@ fn default_retention_check() -> i64 {
     300_000
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawListener {
-    name: String,
-    address: String,
-    advertised: Option<String>,
-    security_protocol: String,
-    tenant: Option<String>,
-    #[serde(default)]
-    allow_insecure: bool,
-}
-
-/// Kafka's listener security protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    Plaintext,
-}
-
-#[derive(Debug, Clone)]
-pub struct ListenerConfig {
-    pub name: String,
-    pub address: SocketAddr,
-    /// Host and port Metadata tells clients; `None` port means "the port actually bound".
-    pub advertised_host: String,
-    pub advertised_port: Option<u16>,
-    pub protocol: SecurityProtocol,
-    /// The tenant of every connection on an unauthenticated listener.
-    pub tenant: TenantId,
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub broker: BrokerSettings,
     pub retention_check_interval: Duration,
     pub listeners: Vec<ListenerConfig>,
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -165,9 +139,10 @@ impl Config {
         if raw.listeners.is_empty() {
             return Err(invalid("listeners", "at least one listener is required"));
         }
+        let auth = listener::auth(raw.auth)?;
         let mut listeners = Vec::new();
         for (i, l) in raw.listeners.into_iter().enumerate() {
-            listeners.push(listener(i, l)?);
+            listeners.push(listener::listener(i, l, &auth)?);
         }
         Ok(Self {
             broker: BrokerSettings {
@@ -177,70 +152,13 @@ impl Config {
                 auto_create_topics: b.auto_create_topics,
                 socket_request_max_bytes,
                 topic_defaults,
+                groups: Default::default(),
             },
             retention_check_interval: Duration::from_millis(retention_check),
             listeners,
+            auth,
         })
     }
-}
-
-fn listener(i: usize, l: RawListener) -> Result<ListenerConfig, ConfigError> {
-    let key = |field: &str| format!("listeners[{i}].{field}");
-    let address: SocketAddr = l.address.parse().map_err(|_| {
-        invalid(
-            key("address"),
-            format!("`{}` is not an ip:port address", l.address),
-        )
-    })?;
-    let protocol = match l.security_protocol.as_str() {
-        "PLAINTEXT" => SecurityProtocol::Plaintext,
-        "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-            return Err(invalid(
-                key("security_protocol"),
-                format!(
-                    "`{}` is not available in this build yet",
-                    l.security_protocol
-                ),
-            ));
-        }
-        other => {
-            return Err(invalid(
-                key("security_protocol"),
-                format!(
-                    "unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
-                ),
-            ))
-        }
-    };
-    // Nothing fails open: an unauthenticated listener stays on loopback unless told otherwise.
-    if protocol == SecurityProtocol::Plaintext && !address.ip().is_loopback() && !l.allow_insecure {
-        return Err(invalid(
-            key("address"),
-            format!("a PLAINTEXT listener has no authentication and may only bind to loopback; `{}` is not (set allow_insecure = true to override)", address),
-        ));
-    }
-    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default"))
-        .map_err(|e| invalid(key("tenant"), e.to_string()))?;
-    let (advertised_host, advertised_port) = match &l.advertised {
-        Some(a) => {
-            let (host, port) = a
-                .rsplit_once(':')
-                .ok_or_else(|| invalid(key("advertised"), "must be host:port"))?;
-            let port: u16 = port
-                .parse()
-                .map_err(|_| invalid(key("advertised"), "port is not a number"))?;
-            (host.to_owned(), (port != 0).then_some(port))
-        }
-        None => (address.ip().to_string(), None),
-    };
-    Ok(ListenerConfig {
-        name: l.name,
-        address,
-        advertised_host,
-        advertised_port,
-        protocol,
-        tenant,
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,112 @@
+//! `schloss serve`: open the broker, bind every listener, run until SIGTERM / Ctrl-C.
+//! SIGHUP reloads TLS certificates.
+
+use crate::config::{Config, SecurityProtocol};
+use crate::connection::{ConnectionContext, SaslContext};
+use crate::credentials::CredentialSource;
+use crate::listener::{self, ListenerRuntime};
+use crate::sasl::FailureBrake;
+use crate::tls::ReloadableTls;
+use anyhow::Context;
+use schloss_auth::PrincipalMapper;
+use schloss_broker::ListenerInfo;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// PLAIN verifications (argon2id, ~19 MiB each) running at once.
+const PLAIN_VERIFIERS: usize = 4;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.broker.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let max_request_bytes = config.broker.socket_request_max_bytes;
+    let credentials = match &config.auth.credentials_file {
+        Some(path) => Some(CredentialSource::open(path).with_context(|| format!("loading credentials from {}", path.display()))?),
+        None => None,
+    };
+    let broker = schloss_broker::Broker::open(config.broker)
+        .await
+        .with_context(|| format!("opening data dir {}", data_dir.display()))?;
+    let verifiers = Arc::new(Semaphore::new(PLAIN_VERIFIERS));
+    let brake = Arc::new(FailureBrake::new());
+    let mut reloadable = Vec::new();
+    let mut runtimes = Vec::new();
+    for l in config.listeners {
+        let name = l.name.clone();
+        let addr = l.address;
+        let tls = match &l.tls {
+            Some(settings) => Some(ReloadableTls::new(settings.clone()).with_context(|| format!("listener {name}: tls"))?),
+            None => None,
+        };
+        if let Some(t) = &tls {
+            reloadable.push((name.clone(), t.clone()));
+        }
+        let mapper = match (&l.tls, l.protocol) {
+            (Some(settings), SecurityProtocol::Ssl) => Some(Arc::new(
+                PrincipalMapper::parse(&settings.principal_mapping_rules, Some(l.tenant.clone()))
+                    .with_context(|| format!("listener {name}: principal_mapping_rules"))?,
+            )),
+            _ => None,
+        };
+        let sasl = match (l.protocol.uses_sasl(), &credentials) {
+            (true, Some(creds)) => Some(SaslContext {
+                mechanisms: l.sasl_mechanisms.clone(),
+                credentials: creds.clone(),
+                verifiers: verifiers.clone(),
+                brake: brake.clone(),
+            }),
+            _ => None,
+        };
+        let bound = listener::bind(l).await.with_context(|| format!("binding listener {name} to {addr}"))?;
+        let info = ListenerInfo {
+            name: bound.config.name.clone(),
+            advertised_host: bound.config.advertised_host.clone(),
+            advertised_port: i32::from(bound.config.advertised_port.unwrap_or(bound.local.port())),
+        };
+        let ctx = Arc::new(ConnectionContext {
+            broker: broker.clone(),
+            listener: info,
+            max_request_bytes,
+            sasl,
+            authentication_timeout: config.auth.authentication_timeout,
+            max_reauth_ms: config.auth.connections_max_reauth_ms,
+        });
+        runtimes.push((bound, ListenerRuntime { ctx, tls, mapper }));
+    }
+    tokio::spawn(schloss_broker::retention::run(broker.clone(), config.retention_check_interval));
+    if let Some(creds) = credentials {
+        tokio::spawn(creds.watch());
+    }
+    for (bound, runtime) in runtimes {
+        // Tests and scripts wait for this line on stdout to learn the bound port.
+        println!("schloss: listener {} on {}", bound.config.name, bound.local);
+        tracing::info!(listener = %bound.config.name, address = %bound.local, cluster_id = %broker.cluster_id(), "listening");
+        tokio::spawn(listener::run(bound, runtime));
+    }
+    wait_for_shutdown(reloadable).await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Runs until SIGTERM or Ctrl-C; reloads TLS material on each SIGHUP.
+async fn wait_for_shutdown(tls: Vec<(String, Arc<ReloadableTls>)>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                for (name, t) in &tls {
+                    match t.reload() {
+                        Ok(()) => tracing::info!(listener = %name, "tls certificates reloaded"),
+                        Err(e) => tracing::error!(listener = %name, error = %e, "tls reload failed; the previous certificates stay in use"),
+                    }
+                }
+            }
+        }
+    }
+}
