@@ -27,27 +27,52 @@ pub fn handshake(
         let response = SaslHandshakeResponse::default()
             .with_error_code(error.map_or(0, |e| e.code()))
             .with_mechanisms(mechanisms);
-        encode(ApiKey::SaslHandshake, version, correlation_id, &ResponseKind::SaslHandshake(response))
+        encode(
+            ApiKey::SaslHandshake,
+            version,
+            correlation_id,
+            &ResponseKind::SaslHandshake(response),
+        )
     };
     let Some(sasl) = &ctx.sasl else {
         // This listener does not authenticate with SASL.
-        return Ok(Step::send_and_close(respond(Some(ResponseError::IllegalSaslState), Vec::new())?));
+        return Ok(Step::send_and_close(respond(
+            Some(ResponseError::IllegalSaslState),
+            Vec::new(),
+        )?));
     };
-    let offered: Vec<StrBytes> = sasl.mechanisms.iter().map(|m| StrBytes::from_static_str(m.name())).collect();
-    let chosen = SaslMechanism::from_name(&request.mechanism).filter(|m| sasl.mechanisms.contains(m));
+    let offered: Vec<StrBytes> = sasl
+        .mechanisms
+        .iter()
+        .map(|m| StrBytes::from_static_str(m.name()))
+        .collect();
+    let chosen =
+        SaslMechanism::from_name(&request.mechanism).filter(|m| sasl.mechanisms.contains(m));
     let Some(mechanism) = chosen else {
-        return Ok(Step::send_and_close(respond(Some(ResponseError::UnsupportedSaslMechanism), offered)?));
+        return Ok(Step::send_and_close(respond(
+            Some(ResponseError::UnsupportedSaslMechanism),
+            offered,
+        )?));
     };
     let step = SaslStep::start(mechanism, sasl.credentials.current());
     match state {
         ConnState::PreAuth => {
-            *state = ConnState::Sasl { step, mechanism, legacy: version == 0 };
+            *state = ConnState::Sasl {
+                step,
+                mechanism,
+                legacy: version == 0,
+            };
         }
         // KIP-368: a live, authenticated connection starts over (v1 handshakes only).
         ConnState::Ready(ready) if version >= 1 && ready.reauth.is_none() => {
             ready.reauth = Some((step, mechanism));
         }
-        _ => return Ok(Step::send_and_close(respond(Some(ResponseError::IllegalSaslState), offered)?)),
+        _ => {
+            return Ok(Step::send_and_close(respond(
+                Some(ResponseError::IllegalSaslState),
+                offered,
+            )?))
+        }
     }
     Ok(Step::send(respond(None, offered)?))
 }
@@ -69,20 +94,43 @@ pub async fn authenticate(
         if version >= 1 {
             response.session_lifetime_ms = lifetime;
         }
-        encode(ApiKey::SaslAuthenticate, version, correlation_id, &ResponseKind::SaslAuthenticate(response))
+        encode(
+            ApiKey::SaslAuthenticate,
+            version,
+            correlation_id,
+            &ResponseKind::SaslAuthenticate(response),
+        )
     };
     let (step, mechanism, reauth) = match std::mem::replace(state, ConnState::PreAuth) {
-        ConnState::Sasl { step, mechanism, legacy: false } => (step, mechanism, None),
+        ConnState::Sasl {
+            step,
+            mechanism,
+            legacy: false,
+        } => (step, mechanism, None),
         ConnState::Ready(mut ready) => match ready.reauth.take() {
             Some((step, mechanism)) => (step, mechanism, Some(ready)),
             None => {
                 *state = ConnState::Ready(ready);
-                return Ok(Step::send_and_close(respond(Some((ResponseError::IllegalSaslState, "SaslAuthenticate without SaslHandshake")), Vec::new(), 0)?));
+                return Ok(Step::send_and_close(respond(
+                    Some((
+                        ResponseError::IllegalSaslState,
+                        "SaslAuthenticate without SaslHandshake",
+                    )),
+                    Vec::new(),
+                    0,
+                )?));
             }
         },
         other => {
             *state = other;
-            return Ok(Step::send_and_close(respond(Some((ResponseError::IllegalSaslState, "SaslAuthenticate without SaslHandshake")), Vec::new(), 0)?));
+            return Ok(Step::send_and_close(respond(
+                Some((
+                    ResponseError::IllegalSaslState,
+                    "SaslAuthenticate without SaslHandshake",
+                )),
+                Vec::new(),
+                0,
+            )?));
         }
     };
     let Some(sasl) = &ctx.sasl else {
@@ -95,7 +143,11 @@ pub async fn authenticate(
                     ready.reauth = Some((next, mechanism));
                     ConnState::Ready(ready)
                 }
-                None => ConnState::Sasl { step: next, mechanism, legacy: false },
+                None => ConnState::Sasl {
+                    step: next,
+                    mechanism,
+                    legacy: false,
+                },
             };
             Ok(Step::send(respond(None, challenge, 0)?))
         }
@@ -109,23 +161,43 @@ pub async fn authenticate(
                 }
                 Err(message) => {
                     tracing::info!(%peer, mechanism = mechanism.name(), reason = message, "re-authentication refused");
-                    Ok(Step::send_and_close(respond(Some((ResponseError::SaslAuthenticationFailed, message)), Vec::new(), 0)?))
+                    Ok(Step::send_and_close(respond(
+                        Some((ResponseError::SaslAuthenticationFailed, message)),
+                        Vec::new(),
+                        0,
+                    )?))
                 }
             }
         }
         Err(e) => {
             let message = failure_message(&e, mechanism, peer);
             tokio::time::sleep(sasl.brake.failed(peer.ip())).await;
-            Ok(Step::send_and_close(respond(Some((ResponseError::SaslAuthenticationFailed, message)), Vec::new(), 0)?))
+            Ok(Step::send_and_close(respond(
+                Some((ResponseError::SaslAuthenticationFailed, message)),
+                Vec::new(),
+                0,
+            )?))
         }
     }
 }
 
 /// A bare token after SaslHandshake v0: answered with a bare token; failure closes the
 /// connection without a response, as Kafka does.
-pub async fn raw_token(token: Bytes, state: &mut ConnState, ctx: &ConnectionContext, peer: SocketAddr) -> Result<Step, CloseReason> {
-    let ConnState::Sasl { step, mechanism, legacy: true } = std::mem::replace(state, ConnState::PreAuth) else {
-        return Err(CloseReason::SaslProtocol("bare token outside the legacy SASL flow"));
+pub async fn raw_token(
+    token: Bytes,
+    state: &mut ConnState,
+    ctx: &ConnectionContext,
+    peer: SocketAddr,
+) -> Result<Step, CloseReason> {
+    let ConnState::Sasl {
+        step,
+        mechanism,
+        legacy: true,
+    } = std::mem::replace(state, ConnState::PreAuth)
+    else {
+        return Err(CloseReason::SaslProtocol(
+            "bare token outside the legacy SASL flow",
+        ));
     };
     let Some(sasl) = &ctx.sasl else {
         return Err(CloseReason::SaslProtocol("SASL on a listener without SASL"));
@@ -138,7 +210,11 @@ pub async fn raw_token(token: Bytes, state: &mut ConnState, ctx: &ConnectionCont
     };
     match step.step(&token, &sasl.verifiers).await {
         Ok(Round::Continue(challenge, next)) => {
-            *state = ConnState::Sasl { step: next, mechanism, legacy: true };
+            *state = ConnState::Sasl {
+                step: next,
+                mechanism,
+                legacy: true,
+            };
             Ok(Step::send(bare(&challenge)))
         }
         Ok(Round::Done(final_bytes, authenticated)) => match admit(authenticated, None, ctx) {
@@ -174,11 +250,18 @@ fn failure_message(e: &StepError, mechanism: SaslMechanism, peer: SocketAddr) ->
 
 /// Turns a successful authentication into the next state. A re-authentication must prove the
 /// same principal the connection already has.
-fn admit(authenticated: Authenticated, reauth: Option<Box<Ready>>, ctx: &ConnectionContext) -> Result<ConnState, &'static str> {
+fn admit(
+    authenticated: Authenticated,
+    reauth: Option<Box<Ready>>,
+    ctx: &ConnectionContext,
+) -> Result<ConnState, &'static str> {
     let expires_at = (ctx.max_reauth_ms > 0)
         .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ctx.max_reauth_ms));
     match reauth {
-        None => Ok(ConnState::ready(Session::new(authenticated, ctx.listener.clone()), expires_at)),
+        None => Ok(ConnState::ready(
+            Session::new(authenticated, ctx.listener.clone()),
+            expires_at,
+        )),
         Some(mut ready) => {
             if ready.session.principal() != authenticated.principal() {
                 return Err("Cannot change principals during re-authentication");

@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use std::path::Path;
 
@@ -28,24 +29,42 @@ pub fn write_dev_certs(dir: &Path) -> anyhow::Result<()> {
 
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "schloss dev CA");
-    ca.distinguished_name.push(DnType::OrganizationName, "schloss-dev");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca.distinguished_name
+        .push(DnType::CommonName, "schloss dev CA");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "schloss-dev");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let mut server = CertificateParams::new(vec!["localhost".to_owned()])?;
-    server.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse()?));
-    server.distinguished_name.push(DnType::CommonName, "localhost");
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse()?));
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate()?;
     let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key)?;
 
     let mut client = CertificateParams::new(Vec::<String>::new())?;
-    client.distinguished_name.push(DnType::CommonName, "dev-client");
-    client.distinguished_name.push(DnType::OrganizationalUnitName, "clients");
-    client.distinguished_name.push(DnType::OrganizationName, "schloss-dev");
-    client.subject_alt_names.push(SanType::URI(DEV_CLIENT_SPIFFE.try_into()?));
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "dev-client");
+    client
+        .distinguished_name
+        .push(DnType::OrganizationalUnitName, "clients");
+    client
+        .distinguished_name
+        .push(DnType::OrganizationName, "schloss-dev");
+    client
+        .subject_alt_names
+        .push(SanType::URI(DEV_CLIENT_SPIFFE.try_into()?));
     client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let client_key = KeyPair::generate()?;
     let client_cert = client.signed_by(&client_key, &ca_cert, &ca_key)?;

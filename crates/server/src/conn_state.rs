@@ -23,7 +23,11 @@ pub enum ConnState {
     /// Handshake done; `step` is the mechanism waiting for its next token. `legacy` means the
     /// client used SaslHandshake v0: tokens arrive as bare size-prefixed frames, without
     /// Kafka request headers.
-    Sasl { step: SaslStep, mechanism: SaslMechanism, legacy: bool },
+    Sasl {
+        step: SaslStep,
+        mechanism: SaslMechanism,
+        legacy: bool,
+    },
     /// Authenticated (or on a listener that does not authenticate).
     Ready(Box<Ready>),
 }
@@ -50,7 +54,10 @@ impl ConnState {
     pub fn admits(&self, api: ApiKey) -> bool {
         match self {
             Self::PreAuth | Self::Sasl { .. } => {
-                matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+                matches!(
+                    api,
+                    ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+                )
             }
             Self::Ready(_) => true,
         }

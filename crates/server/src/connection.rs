@@ -73,10 +73,16 @@ pub struct Step {
 
 impl Step {
     pub fn send(out: BytesMut) -> Self {
-        Self { out: Some(Outgoing::Now(out)), close: false }
+        Self {
+            out: Some(Outgoing::Now(out)),
+            close: false,
+        }
     }
     pub fn send_and_close(out: BytesMut) -> Self {
-        Self { out: Some(Outgoing::Now(out)), close: true }
+        Self {
+            out: Some(Outgoing::Now(out)),
+            close: true,
+        }
     }
 }
 
@@ -100,7 +106,12 @@ pub struct ConnectionContext {
     pub max_reauth_ms: u64,
 }
 
-pub async fn serve<S>(stream: S, initial: ConnState, ctx: Arc<ConnectionContext>, peer: SocketAddr) -> Result<(), CloseReason>
+pub async fn serve<S>(
+    stream: S,
+    initial: ConnState,
+    ctx: Arc<ConnectionContext>,
+    peer: SocketAddr,
+) -> Result<(), CloseReason>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -115,9 +126,13 @@ where
         let next = if state.is_authenticated() {
             next_frame(&mut reader, &mut buf, limit).await
         } else {
-            match tokio::time::timeout_at(auth_deadline, next_frame(&mut reader, &mut buf, limit)).await {
+            match tokio::time::timeout_at(auth_deadline, next_frame(&mut reader, &mut buf, limit))
+                .await
+            {
                 Ok(frame) => frame,
-                Err(_) => Err(CloseReason::AuthenticationTimeout(ctx.authentication_timeout)),
+                Err(_) => Err(CloseReason::AuthenticationTimeout(
+                    ctx.authentication_timeout,
+                )),
             }
         };
         let frame = match next {
@@ -151,7 +166,11 @@ where
 }
 
 /// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
-async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, CloseReason> {
+async fn next_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<Bytes>, CloseReason> {
     loop {
         if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
             let size = check_frame_len(i32::from_be_bytes(prefix), limit)?;
@@ -165,14 +184,24 @@ async fn next_frame<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut, li
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() { Ok(None) } else { Err(CloseReason::Truncated) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(CloseReason::Truncated)
+            };
         }
     }
 }
 
-async fn process(mut frame: Bytes, state: &mut ConnState, ctx: &ConnectionContext, peer: SocketAddr) -> Result<Step, CloseReason> {
+async fn process(
+    mut frame: Bytes,
+    state: &mut ConnState,
+    ctx: &ConnectionContext,
+    peer: SocketAddr,
+) -> Result<Step, CloseReason> {
     let header = parse_request_header(&mut frame)?;
-    let api = ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
+    let api =
+        ApiKey::try_from(header.api_key).map_err(|()| CloseReason::UnknownApi(header.api_key))?;
     let version = header.api_version;
     let correlation_id = header.correlation_id;
     if !state.admits(api) {
@@ -184,7 +213,10 @@ async fn process(mut frame: Bytes, state: &mut ConnState, ctx: &ConnectionContex
     if version < min || version > max {
         if api == ApiKey::ApiVersions {
             // A client newer than us: answer in v0 format with our ranges so it can retry.
-            let bytes = schloss_protocol::response::encode_api_versions_fallback(correlation_id, schloss_broker::SUPPORTED_APIS);
+            let bytes = schloss_protocol::response::encode_api_versions_fallback(
+                correlation_id,
+                schloss_broker::SUPPORTED_APIS,
+            );
             return Ok(Step::send(bytes));
         }
         return Err(CloseReason::UnsupportedVersion { api, version });
@@ -192,17 +224,25 @@ async fn process(mut frame: Bytes, state: &mut ConnState, ctx: &ConnectionContex
     let request = decode_request(api, version, frame)?;
     match request {
         Request::ApiVersions(_) => {
-            let response = ResponseKind::ApiVersions(schloss_broker::handlers::api_versions_response());
+            let response =
+                ResponseKind::ApiVersions(schloss_broker::handlers::api_versions_response());
             return Ok(Step::send(encode(api, version, correlation_id, &response)?));
         }
-        Request::SaslHandshake(r) => return auth_exchange::handshake(r, version, correlation_id, state, ctx),
-        Request::SaslAuthenticate(r) => return auth_exchange::authenticate(r, version, correlation_id, state, ctx, peer).await,
+        Request::SaslHandshake(r) => {
+            return auth_exchange::handshake(r, version, correlation_id, state, ctx)
+        }
+        Request::SaslAuthenticate(r) => {
+            return auth_exchange::authenticate(r, version, correlation_id, state, ctx, peer).await
+        }
         _ => {}
     }
     let ConnState::Ready(ready) = state else {
         return Err(CloseReason::NotAuthenticated(api));
     };
-    if ready.expires_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+    if ready
+        .expires_at
+        .is_some_and(|at| tokio::time::Instant::now() >= at)
+    {
         return Err(CloseReason::SessionExpired);
     }
     let reply = ctx.broker.handle(&ready.session, version, request).await;
@@ -215,15 +255,27 @@ async fn process(mut frame: Bytes, state: &mut ConnState, ctx: &ConnectionContex
             }))),
             close: false,
         },
-        Reply::Nothing => Step { out: None, close: false },
+        Reply::Nothing => Step {
+            out: None,
+            close: false,
+        },
     })
 }
 
-pub fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Result<BytesMut, CloseReason> {
-    schloss_protocol::response::encode_response(api, version, correlation_id, response).map_err(|e| CloseReason::Encode(e.to_string()))
+pub fn encode(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: &ResponseKind,
+) -> Result<BytesMut, CloseReason> {
+    schloss_protocol::response::encode_response(api, version, correlation_id, response)
+        .map_err(|e| CloseReason::Encode(e.to_string()))
 }
 
-async fn write_responses<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Outgoing>) -> Result<(), CloseReason> {
+async fn write_responses<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+) -> Result<(), CloseReason> {
     while let Some(out) = rx.recv().await {
         let bytes = match out {
             Outgoing::Now(b) => b,

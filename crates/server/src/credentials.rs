@@ -45,7 +45,9 @@ impl CredentialSource {
             .await;
             match outcome {
                 Ok(Reload::Reloaded) => tracing::info!("credential file reloaded"),
-                Ok(Reload::Rejected(e)) => tracing::error!(error = %e, "credential file rejected; the previous credentials stay in force"),
+                Ok(Reload::Rejected(e)) => {
+                    tracing::error!(error = %e, "credential file rejected; the previous credentials stay in force")
+                }
                 _ => {}
             }
         }

@@ -27,7 +27,11 @@ pub struct BoundListener {
 pub async fn bind(config: ListenerConfig) -> std::io::Result<BoundListener> {
     let socket = TcpListener::bind(config.address).await?;
     let local = socket.local_addr()?;
-    Ok(BoundListener { config, socket, local })
+    Ok(BoundListener {
+        config,
+        socket,
+        local,
+    })
 }
 
 /// What the accept loop needs besides the socket.
@@ -78,24 +82,45 @@ async fn serve_one(
     runtime: &ListenerRuntime,
 ) -> Result<(), connection::CloseReason> {
     let ctx = runtime.ctx.clone();
-    let anonymous = || ConnState::ready(Session::new(Authenticated::anonymous(tenant.clone()), ctx.listener.clone()), None);
+    let anonymous = || {
+        ConnState::ready(
+            Session::new(
+                Authenticated::anonymous(tenant.clone()),
+                ctx.listener.clone(),
+            ),
+            None,
+        )
+    };
     match (&runtime.tls, protocol) {
-        (None, SecurityProtocol::Plaintext) => connection::serve(stream, anonymous(), ctx, peer).await,
+        (None, SecurityProtocol::Plaintext) => {
+            connection::serve(stream, anonymous(), ctx, peer).await
+        }
         (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer).await,
         (Some(tls), _) => {
-            let handshake = tokio::time::timeout(ctx.authentication_timeout, tls.acceptor().accept(stream)).await;
+            let handshake =
+                tokio::time::timeout(ctx.authentication_timeout, tls.acceptor().accept(stream))
+                    .await;
             let stream = match handshake {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "tls handshake failed");
                     return Ok(());
                 }
-                Err(_) => return Err(connection::CloseReason::AuthenticationTimeout(ctx.authentication_timeout)),
+                Err(_) => {
+                    return Err(connection::CloseReason::AuthenticationTimeout(
+                        ctx.authentication_timeout,
+                    ))
+                }
             };
             let initial = if protocol == SecurityProtocol::SaslSsl {
                 ConnState::PreAuth
             } else {
-                let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
+                let leaf = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.as_ref().to_vec());
                 match (leaf, &runtime.mapper) {
                     (Some(der), Some(mapper)) => match mapper.map_certificate(&der) {
                         Ok(auth) => {

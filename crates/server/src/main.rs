@@ -19,7 +19,11 @@ use schloss_auth::SaslMechanism;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "schloss", version, about = "A multi-tenant, Kafka-compatible event broker")]
+#[command(
+    name = "schloss",
+    version,
+    about = "A multi-tenant, Kafka-compatible event broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -59,7 +63,11 @@ enum UsersAction {
         #[arg(long)]
         password: Option<String>,
         /// Mechanisms to store credentials for (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
-        #[arg(long, value_delimiter = ',', default_value = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+        )]
         mechanisms: Vec<String>,
         /// Roles, e.g. `operator` (sees and manages every tenant).
         #[arg(long, value_delimiter = ',')]
@@ -89,7 +97,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config } => {
             init_tracing();
-            let config = config::Config::load(config.as_deref()).context("invalid configuration")?;
+            let config =
+                config::Config::load(config.as_deref()).context("invalid configuration")?;
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -97,9 +106,14 @@ fn main() -> anyhow::Result<()> {
                 .block_on(serve::serve(config))
         }
         Command::Users { file, action } => users(&file, action),
-        Command::Certs { action: CertsAction::Dev { dir } } => {
+        Command::Certs {
+            action: CertsAction::Dev { dir },
+        } => {
             certs::write_dev_certs(&dir)?;
-            println!("wrote ca.pem, server.pem/.key and client.pem/.key to {}", dir.display());
+            println!(
+                "wrote ca.pem, server.pem/.key and client.pem/.key to {}",
+                dir.display()
+            );
             Ok(())
         }
     }
@@ -107,25 +121,41 @@ fn main() -> anyhow::Result<()> {
 
 fn users(file: &std::path::Path, action: UsersAction) -> anyhow::Result<()> {
     match action {
-        UsersAction::Add { login, password, mechanisms, roles } => {
-            let (tenant, name) = login.split_once('/').context("the login must be `tenant/user`")?;
+        UsersAction::Add {
+            login,
+            password,
+            mechanisms,
+            roles,
+        } => {
+            let (tenant, name) = login
+                .split_once('/')
+                .context("the login must be `tenant/user`")?;
             let tenant = schloss_model::TenantId::new(tenant)?;
             let mechanisms = mechanisms
                 .iter()
-                .map(|m| SaslMechanism::from_name(m).with_context(|| format!("unknown mechanism `{m}`")))
+                .map(|m| {
+                    SaslMechanism::from_name(m).with_context(|| format!("unknown mechanism `{m}`"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let password = match password {
                 Some(p) => p,
                 None => {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from stdin")?;
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
             anyhow::ensure!(!password.is_empty(), "the password is empty");
             let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-            let info = schloss_auth::store::add_user(file, name, &tenant, &password, &mechanisms, &roles)?;
-            println!("added {} ({})", info.login, mechanism_names(&info.mechanisms));
+            let info =
+                schloss_auth::store::add_user(file, name, &tenant, &password, &mechanisms, &roles)?;
+            println!(
+                "added {} ({})",
+                info.login,
+                mechanism_names(&info.mechanisms)
+            );
         }
         UsersAction::Remove { login } => {
             schloss_auth::store::remove_user(file, &login)?;
@@ -133,7 +163,12 @@ fn users(file: &std::path::Path, action: UsersAction) -> anyhow::Result<()> {
         }
         UsersAction::List => {
             for user in schloss_auth::store::list_users(file)? {
-                println!("{}\t{}\t{}", user.login, mechanism_names(&user.mechanisms), user.roles.join(","));
+                println!(
+                    "{}\t{}\t{}",
+                    user.login,
+                    mechanism_names(&user.mechanisms),
+                    user.roles.join(",")
+                );
             }
         }
     }
@@ -147,5 +182,8 @@ fn mechanism_names(m: &[SaslMechanism]) -> String {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

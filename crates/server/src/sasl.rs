@@ -3,7 +3,8 @@
 
 use parking_lot::Mutex;
 use schloss_auth::{
-    AuthError, Authenticated, CredentialStore, PlainServer, SaslMechanism, ScramServer, ServerFirstSent,
+    AuthError, Authenticated, CredentialStore, PlainServer, SaslMechanism, ScramServer,
+    ServerFirstSent,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;

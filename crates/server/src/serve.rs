@@ -18,10 +18,14 @@ const PLAIN_VERIFIERS: usize = 4;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.broker.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let credentials = match &config.auth.credentials_file {
-        Some(path) => Some(CredentialSource::open(path).with_context(|| format!("loading credentials from {}", path.display()))?),
+        Some(path) => Some(
+            CredentialSource::open(path)
+                .with_context(|| format!("loading credentials from {}", path.display()))?,
+        ),
         None => None,
     };
     let broker = schloss_broker::Broker::open(config.broker)
@@ -35,7 +39,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let name = l.name.clone();
         let addr = l.address;
         let tls = match &l.tls {
-            Some(settings) => Some(ReloadableTls::new(settings.clone()).with_context(|| format!("listener {name}: tls"))?),
+            Some(settings) => Some(
+                ReloadableTls::new(settings.clone())
+                    .with_context(|| format!("listener {name}: tls"))?,
+            ),
             None => None,
         };
         if let Some(t) = &tls {
@@ -57,7 +64,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }),
             _ => None,
         };
-        let bound = listener::bind(l).await.with_context(|| format!("binding listener {name} to {addr}"))?;
+        let bound = listener::bind(l)
+            .await
+            .with_context(|| format!("binding listener {name} to {addr}"))?;
         let info = ListenerInfo {
             name: bound.config.name.clone(),
             advertised_host: bound.config.advertised_host.clone(),
@@ -73,7 +82,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         });
         runtimes.push((bound, ListenerRuntime { ctx, tls, mapper }));
     }
-    tokio::spawn(schloss_broker::retention::run(broker.clone(), config.retention_check_interval));
+    tokio::spawn(schloss_broker::retention::run(
+        broker.clone(),
+        config.retention_check_interval,
+    ));
     if let Some(creds) = credentials {
         tokio::spawn(creds.watch());
     }
@@ -91,7 +103,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Runs until SIGTERM or Ctrl-C; reloads TLS material on each SIGHUP.
 async fn wait_for_shutdown(tls: Vec<(String, Arc<ReloadableTls>)>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -47,7 +47,8 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = load_certs(&settings.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&settings.key).map_err(|e| pem_error(&settings.key, e))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&settings.key).map_err(|e| pem_error(&settings.key, e))?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
     let builder = match (settings.client_auth, &settings.ca) {
@@ -63,7 +64,11 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
             } else {
                 verifier
             };
-            builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Verifier(e.to_string()))?)
+            builder.with_client_cert_verifier(
+                verifier
+                    .build()
+                    .map_err(|e| TlsError::Verifier(e.to_string()))?,
+            )
         }
     };
     Ok(builder.with_single_cert(certs, key)?)

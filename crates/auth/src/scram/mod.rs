@@ -60,6 +60,8 @@ pub struct ServerFirstSent {
     gs2_header: String,
     /// Client nonce followed by server nonce.
     nonce: String,
+    /// Length of the client's part of `nonce`.
+    client_nonce_len: usize,
     client_first_bare: String,
     server_first: String,
 }
@@ -128,6 +130,7 @@ impl ScramServer {
             claimed,
             credential,
             gs2_header: first.gs2_header.to_owned(),
+            client_nonce_len: first.client_nonce.len(),
             nonce,
             client_first_bare: first.bare.to_owned(),
             server_first,
@@ -173,7 +176,7 @@ impl ServerFirstSent {
         if final_msg.channel_binding != self.gs2_header.as_bytes() {
             return Err(fail(FailureReason::ChannelBindingMismatch));
         }
-        if final_msg.nonce != self.nonce {
+        if !nonce_echoed(final_msg.nonce, &self.nonce, self.client_nonce_len) {
             return Err(fail(FailureReason::NonceMismatch));
         }
         if final_msg.proof.len() != mechanism.key_len() {
@@ -245,4 +248,18 @@ impl std::fmt::Debug for ServerFirstSent {
             .field("login", &self.login)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether the client-final nonce echoes ours. RFC 5802 wants it equal; librdkafka before
+/// 2.6.1 (e.g. Debian's kcat) sends the client nonce once more in front of it, which Apache
+/// Kafka accepts since 3.8.1. We accept exactly those two forms. The proof covers the message
+/// as sent, so the repeated prefix gives an attacker nothing.
+fn nonce_echoed(echoed: &str, nonce: &str, client_nonce_len: usize) -> bool {
+    if echoed == nonce {
+        return true;
+    }
+    let client_nonce = nonce.get(..client_nonce_len).unwrap_or_default();
+    echoed.len() == client_nonce.len() + nonce.len()
+        && echoed.starts_with(client_nonce)
+        && echoed.ends_with(nonce)
 }

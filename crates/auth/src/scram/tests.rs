@@ -354,6 +354,20 @@ fn malformed_client_final_messages_fail_cleanly() {
         final_error(&format!("c=biws,r=CLISRV,p={proof}")),
         BadCredentials
     );
+    // librdkafka < 2.6.1 repeats the client nonce in front: accepted (then the proof decides),
+    // as Apache Kafka does; any other prefix is not.
+    assert_eq!(
+        final_error(&format!("c=biws,r=CLICLISRV,p={proof}")),
+        BadCredentials
+    );
+    assert_eq!(
+        final_error(&format!("c=biws,r=XXXCLISRV,p={proof}")),
+        NonceMismatch
+    );
+    assert_eq!(
+        final_error(&format!("c=biws,r=CLISRVCLI,p={proof}")),
+        NonceMismatch
+    );
     assert_eq!(
         final_error(&format!("c=biws,r=CLISRV,tokenauth=true,p={proof}")),
         DelegationTokenNotSupported

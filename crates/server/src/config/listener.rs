@@ -116,7 +116,12 @@ pub(super) fn auth(raw: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
     let timeout = u64::try_from(timeout)
         .ok()
         .filter(|t| (100..=600_000).contains(t))
-        .ok_or_else(|| invalid("auth.authentication_timeout_ms", "must be between 100 and 600000"))?;
+        .ok_or_else(|| {
+            invalid(
+                "auth.authentication_timeout_ms",
+                "must be between 100 and 600000",
+            )
+        })?;
     let reauth = u64::try_from(raw.connections_max_reauth_ms.unwrap_or(0))
         .map_err(|_| invalid("auth.connections_max_reauth_ms", "must be 0 or more"))?;
     Ok(AuthConfig {
@@ -126,41 +131,75 @@ pub(super) fn auth(raw: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
     })
 }
 
-pub(super) fn listener(i: usize, l: RawListener, auth: &AuthConfig) -> Result<ListenerConfig, ConfigError> {
+pub(super) fn listener(
+    i: usize,
+    l: RawListener,
+    auth: &AuthConfig,
+) -> Result<ListenerConfig, ConfigError> {
     let key = |field: &str| format!("listeners[{i}].{field}");
-    let address: SocketAddr = l
-        .address
-        .parse()
-        .map_err(|_| invalid(key("address"), format!("`{}` is not an ip:port address", l.address)))?;
-    let protocol = match l.security_protocol.as_str() {
-        "PLAINTEXT" => SecurityProtocol::Plaintext,
-        "SSL" => SecurityProtocol::Ssl,
-        "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-        "SASL_SSL" => SecurityProtocol::SaslSsl,
-        other => {
-            return Err(invalid(
+    let address: SocketAddr = l.address.parse().map_err(|_| {
+        invalid(
+            key("address"),
+            format!("`{}` is not an ip:port address", l.address),
+        )
+    })?;
+    let protocol =
+        match l.security_protocol.as_str() {
+            "PLAINTEXT" => SecurityProtocol::Plaintext,
+            "SSL" => SecurityProtocol::Ssl,
+            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+            "SASL_SSL" => SecurityProtocol::SaslSsl,
+            other => return Err(invalid(
                 key("security_protocol"),
-                format!("unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
-            ))
-        }
-    };
-    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default")).map_err(|e| invalid(key("tenant"), e.to_string()))?;
+                format!(
+                    "unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+                ),
+            )),
+        };
+    let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default"))
+        .map_err(|e| invalid(key("tenant"), e.to_string()))?;
 
     let tls = match (protocol.uses_tls(), l.tls) {
-        (true, None) => return Err(invalid(key("tls"), format!("{} needs a [listeners.tls] table with cert and key", l.security_protocol))),
-        (false, Some(_)) => return Err(invalid(key("tls"), format!("{} does not use TLS; remove the table or use SSL/SASL_SSL", l.security_protocol))),
+        (true, None) => {
+            return Err(invalid(
+                key("tls"),
+                format!(
+                    "{} needs a [listeners.tls] table with cert and key",
+                    l.security_protocol
+                ),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(invalid(
+                key("tls"),
+                format!(
+                    "{} does not use TLS; remove the table or use SSL/SASL_SSL",
+                    l.security_protocol
+                ),
+            ))
+        }
         (false, None) => None,
         (true, Some(t)) => {
             let client_auth = match t.client_auth.as_deref().unwrap_or("none") {
                 "none" => ClientAuth::None,
                 "requested" => ClientAuth::Requested,
                 "required" => ClientAuth::Required,
-                other => return Err(invalid(key("tls.client_auth"), format!("`{other}`: use none, requested or required"))),
+                other => {
+                    return Err(invalid(
+                        key("tls.client_auth"),
+                        format!("`{other}`: use none, requested or required"),
+                    ))
+                }
             };
             if client_auth != ClientAuth::None && t.ca.is_none() {
-                return Err(invalid(key("tls.ca"), "client authentication needs a CA bundle to verify client certificates against"));
+                return Err(invalid(
+                    key("tls.ca"),
+                    "client authentication needs a CA bundle to verify client certificates against",
+                ));
             }
-            let rules = t.principal_mapping_rules.unwrap_or_else(|| "DEFAULT".to_owned());
+            let rules = t
+                .principal_mapping_rules
+                .unwrap_or_else(|| "DEFAULT".to_owned());
             // Check the rules now so a typo stops the start, not the first client.
             schloss_auth::PrincipalMapper::parse(&rules, Some(tenant.clone()))
                 .map_err(|e| invalid(key("tls.principal_mapping_rules"), e.to_string()))?;
@@ -175,21 +214,45 @@ pub(super) fn listener(i: usize, l: RawListener, auth: &AuthConfig) -> Result<Li
     };
 
     let sasl_mechanisms = match (protocol.uses_sasl(), l.sasl_mechanisms) {
-        (false, Some(_)) => return Err(invalid(key("sasl_mechanisms"), "only SASL_PLAINTEXT and SASL_SSL listeners offer SASL")),
+        (false, Some(_)) => {
+            return Err(invalid(
+                key("sasl_mechanisms"),
+                "only SASL_PLAINTEXT and SASL_SSL listeners offer SASL",
+            ))
+        }
         (false, None) => Vec::new(),
         (true, names) => {
-            let names = names.unwrap_or_else(|| vec!["SCRAM-SHA-512".into(), "SCRAM-SHA-256".into(), "PLAIN".into()]);
+            let names = names.unwrap_or_else(|| {
+                vec![
+                    "SCRAM-SHA-512".into(),
+                    "SCRAM-SHA-256".into(),
+                    "PLAIN".into(),
+                ]
+            });
             let mut mechanisms = Vec::new();
             for n in &names {
-                let m = SaslMechanism::from_name(n)
-                    .ok_or_else(|| invalid(key("sasl_mechanisms"), format!("unknown mechanism `{n}`: use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")))?;
+                let m = SaslMechanism::from_name(n).ok_or_else(|| {
+                    invalid(
+                        key("sasl_mechanisms"),
+                        format!("unknown mechanism `{n}`: use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+                    )
+                })?;
                 mechanisms.push(m);
             }
             if mechanisms.is_empty() {
-                return Err(invalid(key("sasl_mechanisms"), "at least one mechanism is required"));
+                return Err(invalid(
+                    key("sasl_mechanisms"),
+                    "at least one mechanism is required",
+                ));
             }
             if auth.credentials_file.is_none() {
-                return Err(invalid("auth.credentials_file", format!("listener `{}` offers SASL but no credential file is configured", l.name)));
+                return Err(invalid(
+                    "auth.credentials_file",
+                    format!(
+                        "listener `{}` offers SASL but no credential file is configured",
+                        l.name
+                    ),
+                ));
             }
             mechanisms
         }
@@ -197,7 +260,10 @@ pub(super) fn listener(i: usize, l: RawListener, auth: &AuthConfig) -> Result<Li
 
     // Nothing fails open: a listener that lets clients in without authenticating them stays
     // on loopback unless the operator says otherwise in so many words.
-    let authenticates = protocol.uses_sasl() || tls.as_ref().is_some_and(|t| t.client_auth == ClientAuth::Required);
+    let authenticates = protocol.uses_sasl()
+        || tls
+            .as_ref()
+            .is_some_and(|t| t.client_auth == ClientAuth::Required);
     if !authenticates && !address.ip().is_loopback() && !l.allow_insecure {
         return Err(invalid(
             key("address"),
@@ -209,8 +275,12 @@ pub(super) fn listener(i: usize, l: RawListener, auth: &AuthConfig) -> Result<Li
     }
     let (advertised_host, advertised_port) = match &l.advertised {
         Some(a) => {
-            let (host, port) = a.rsplit_once(':').ok_or_else(|| invalid(key("advertised"), "must be host:port"))?;
-            let port: u16 = port.parse().map_err(|_| invalid(key("advertised"), "port is not a number"))?;
+            let (host, port) = a
+                .rsplit_once(':')
+                .ok_or_else(|| invalid(key("advertised"), "must be host:port"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| invalid(key("advertised"), "port is not a number"))?;
             (host.to_owned(), (port != 0).then_some(port))
         }
         None => (address.ip().to_string(), None),
