@@ -48,6 +48,29 @@ pub enum MetadataRecord {
     ProducerIdsReserved {
         next: i64,
     },
+    /// A SCRAM credential set through AlterUserScramCredentials (like KRaft's
+    /// UserScramCredentialRecord: salt, iterations and the derived keys, never the password).
+    ScramCredentialSet {
+        login: String,
+        mechanism: String,
+        salt: String,
+        iterations: u32,
+        stored_key: String,
+        server_key: String,
+    },
+    ScramCredentialDeleted {
+        login: String,
+        mechanism: String,
+    },
+}
+
+/// A SCRAM credential held in the metadata image; byte fields are base64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScramRecord {
+    pub salt: String,
+    pub iterations: u32,
+    pub stored_key: String,
+    pub server_key: String,
 }
 
 /// A topic as the image knows it. `name` is the internal (tenant-qualified) name.
@@ -66,6 +89,10 @@ pub struct Image {
     pub topics: BTreeMap<String, Arc<TopicMeta>>,
     pub ids: HashMap<TopicId, String>,
     pub producer_ids_reserved: i64,
+    /// SCRAM credentials from AlterUserScramCredentials, keyed by (login, mechanism name).
+    pub scram: BTreeMap<(String, String), ScramRecord>,
+    /// Bumped on every SCRAM change, so watchers can tell cheaply that something changed.
+    pub scram_generation: u64,
 }
 
 impl Image {
@@ -112,6 +139,29 @@ impl Image {
             }
             MetadataRecord::ProducerIdsReserved { next } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.max(*next);
+            }
+            MetadataRecord::ScramCredentialSet {
+                login,
+                mechanism,
+                salt,
+                iterations,
+                stored_key,
+                server_key,
+            } => {
+                self.scram.insert(
+                    (login.clone(), mechanism.clone()),
+                    ScramRecord {
+                        salt: salt.clone(),
+                        iterations: *iterations,
+                        stored_key: stored_key.clone(),
+                        server_key: server_key.clone(),
+                    },
+                );
+                self.scram_generation += 1;
+            }
+            MetadataRecord::ScramCredentialDeleted { login, mechanism } => {
+                self.scram.remove(&(login.clone(), mechanism.clone()));
+                self.scram_generation += 1;
             }
         }
     }

@@ -21,16 +21,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let max_request_bytes = config.broker.socket_request_max_bytes;
+    let broker = schloss_broker::Broker::open(config.broker)
+        .await
+        .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let credentials = match &config.auth.credentials_file {
         Some(path) => Some(
-            CredentialSource::open(path)
+            CredentialSource::open(path, broker.clone())
                 .with_context(|| format!("loading credentials from {}", path.display()))?,
         ),
         None => None,
     };
-    let broker = schloss_broker::Broker::open(config.broker)
-        .await
-        .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let verifiers = Arc::new(Semaphore::new(PLAIN_VERIFIERS));
     let brake = Arc::new(FailureBrake::new());
     let mut reloadable = Vec::new();

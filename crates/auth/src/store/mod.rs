@@ -289,6 +289,32 @@ impl CredentialStore {
         })
     }
 
+    /// A copy of this store with SCRAM credentials laid over it (creating users that do not
+    /// exist, without roles): how credentials set through AlterUserScramCredentials join the
+    /// ones from the file.
+    pub fn with_scram_overlay(
+        &self,
+        overlay: impl IntoIterator<Item = (LoginName, ScramCredential)>,
+    ) -> Result<Self, StoreError> {
+        let mut users = self.users.clone();
+        for (login, credential) in overlay {
+            match users.get_mut(&login) {
+                Some(user) => user.set_scram(credential),
+                None => {
+                    let mut user = UserRecord::new(login.clone(), &[])?;
+                    user.set_scram(credential);
+                    users.insert(login, user);
+                }
+            }
+        }
+        Ok(Self {
+            users,
+            unknown_user_secret: Secret::new(self.unknown_user_secret.expose().clone()),
+            scram_iterations: self.scram_iterations,
+            default_tenant: self.default_tenant.clone(),
+        })
+    }
+
     /// Parses the file format from a string.
     pub fn from_toml(text: &str) -> Result<Self, StoreError> {
         file::parse(text)
