@@ -56,6 +56,9 @@ pub fn image_credentials(image: &Image) -> Vec<(LoginName, ScramCredential)> {
 }
 
 /// The store SASL logins check: the file's users with the metadata credentials laid over.
-pub fn merged(file: &CredentialStore, image: &Image) -> Result<CredentialStore, schloss_auth::StoreError> {
+pub fn merged(
+    file: &CredentialStore,
+    image: &Image,
+) -> Result<CredentialStore, schloss_auth::StoreError> {
     file.with_scram_overlay(image_credentials(image))
 }

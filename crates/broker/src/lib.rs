@@ -2,7 +2,9 @@
 //! image and its log, the partition registry, tenant namespaces and producer ids. It receives
 //! decoded requests from `server` and never touches a socket.
 
+pub mod credentials;
 mod error;
+pub mod groups;
 pub mod handlers;
 pub mod metadata;
 mod namespace;
@@ -37,6 +39,8 @@ pub struct BrokerSettings {
     pub socket_request_max_bytes: usize,
     /// Topic config defaults (`[topic_defaults]`), reported as STATIC_BROKER_CONFIG.
     pub topic_defaults: BrokerDefaults,
+    /// Group coordinator settings (`group.*`, `offsets.*`); defaults are Kafka's.
+    pub groups: groups::GroupConfig,
 }
 
 /// Everything the handlers share. Cheap to clone (all parts are behind `Arc`).
@@ -46,6 +50,10 @@ pub struct Broker {
     pub metadata: Arc<MetadataStore>,
     pub partitions: Arc<PartitionRegistry>,
     producer_ids: Arc<producer_ids::ProducerIds>,
+    /// The group coordinator and its offsets log.
+    pub groups: Arc<groups::GroupService>,
+    /// The credential file as last loaded by the server (for DescribeUserScramCredentials).
+    pub file_credentials: Arc<credentials::FileCredentials>,
 }
 
 impl Broker {
@@ -54,6 +62,14 @@ impl Broker {
     pub async fn open(settings: BrokerSettings) -> Result<Self, BrokerError> {
         let flusher = Flusher::start();
         let metadata = MetadataStore::open(&settings.data_dir, flusher.clone()).await?;
+        let groups = groups::GroupService::open(
+            &settings.data_dir,
+            flusher.clone(),
+            settings.groups.clone(),
+            Arc::new(groups::clock::SystemClock),
+            metadata.clone(),
+        )
+        .await?;
         let partitions = PartitionRegistry::new(settings.data_dir.clone(), flusher);
         let image = metadata.image();
         let defaults = settings.topic_defaults.clone();
@@ -67,6 +83,8 @@ impl Broker {
             metadata,
             partitions,
             producer_ids: Arc::new(producer_ids),
+            groups,
+            file_credentials: Arc::default(),
         })
     }
 

@@ -58,7 +58,9 @@ impl CredentialSource {
         if matches!(reload, Reload::Reloaded) || stale {
             match schloss_broker::credentials::merged(&file, &image) {
                 Ok(merged) => *self.current.write() = (Arc::new(merged), image.scram_generation),
-                Err(e) => tracing::error!(error = %e, "merging credentials failed; the previous credentials stay in force"),
+                Err(e) => {
+                    tracing::error!(error = %e, "merging credentials failed; the previous credentials stay in force")
+                }
             }
         }
     }
@@ -69,7 +71,10 @@ impl CredentialSource {
         loop {
             ticker.tick().await;
             let this = self.clone();
-            if tokio::task::spawn_blocking(move || this.refresh()).await.is_err() {
+            if tokio::task::spawn_blocking(move || this.refresh())
+                .await
+                .is_err()
+            {
                 tracing::error!("credential refresh task failed");
             }
         }

@@ -4,11 +4,15 @@
 mod api_versions;
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
+mod offsets;
 mod produce;
 mod records_admin;
+mod scram;
 mod topics;
 
 use crate::{Broker, Session};
@@ -76,9 +80,48 @@ impl Broker {
             Request::DescribeTopicPartitions(r) => ResponseKind::DescribeTopicPartitions(
                 cluster::describe_topic_partitions(self, session, r),
             ),
+            Request::DescribeUserScramCredentials(r) => {
+                ResponseKind::DescribeUserScramCredentials(scram::describe(self, session, r))
+            }
+            Request::AlterUserScramCredentials(r) => {
+                ResponseKind::AlterUserScramCredentials(scram::alter(self, session, r).await)
+            }
             Request::InitProducerId(r) => {
                 ResponseKind::InitProducerId(records_admin::init_producer_id(self, r).await)
             }
+            Request::FindCoordinator(r) => {
+                ResponseKind::FindCoordinator(groups::find_coordinator(self, session, version, r))
+            }
+            Request::JoinGroup(r) => return groups::join(self, session, version, r),
+            Request::SyncGroup(r) => return groups::sync(self, session, version, r),
+            Request::Heartbeat(r) => {
+                ResponseKind::Heartbeat(groups::heartbeat(self, session, r).await)
+            }
+            Request::LeaveGroup(r) => {
+                ResponseKind::LeaveGroup(groups::leave(self, session, version, r).await)
+            }
+            Request::ListGroups(r) => {
+                ResponseKind::ListGroups(groups::list(self, session, version, r).await)
+            }
+            Request::DescribeGroups(r) => {
+                ResponseKind::DescribeGroups(groups::describe(self, session, version, r).await)
+            }
+            Request::DeleteGroups(r) => {
+                ResponseKind::DeleteGroups(groups::delete(self, session, r).await)
+            }
+            Request::OffsetCommit(r) => return offsets::commit(self, session, version, r),
+            Request::OffsetFetch(r) => {
+                ResponseKind::OffsetFetch(offsets::fetch(self, session, version, r).await)
+            }
+            Request::OffsetDelete(r) => {
+                ResponseKind::OffsetDelete(offsets::delete(self, session, r).await)
+            }
+            Request::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+                consumer_groups::heartbeat(self, session, version, r).await,
+            ),
+            Request::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
+                consumer_groups::describe(self, session, version, r).await,
+            ),
             _ => {
                 // The connection only dispatches supported apis, so this is a bug of ours.
                 tracing::error!("request for an api without a handler");

@@ -16,8 +16,8 @@ use kafka_protocol::messages::describe_user_scram_credentials_response::{
     CredentialInfo, DescribeUserScramCredentialsResult,
 };
 use kafka_protocol::messages::{
-    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse, DescribeUserScramCredentialsRequest,
-    DescribeUserScramCredentialsResponse,
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use schloss_auth::store::LoginName;
@@ -44,7 +44,11 @@ fn is_operator(session: &Session) -> bool {
     matches!(session.namespace, Namespace::Operator)
 }
 
-pub fn describe(broker: &Broker, session: &Session, request: DescribeUserScramCredentialsRequest) -> DescribeUserScramCredentialsResponse {
+pub fn describe(
+    broker: &Broker,
+    session: &Session,
+    request: DescribeUserScramCredentialsRequest,
+) -> DescribeUserScramCredentialsResponse {
     let response = DescribeUserScramCredentialsResponse::default();
     if !is_operator(session) {
         return response.with_error_code(code(ResponseError::ClusterAuthorizationFailed));
@@ -55,21 +59,28 @@ pub fn describe(broker: &Broker, session: &Session, request: DescribeUserScramCr
         for user in file.users() {
             for m in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
                 if let Some(c) = user.scram(m) {
-                    known.entry(user.login().to_string()).or_default().insert(wire_code(m), c.iterations() as i32);
+                    known
+                        .entry(user.login().to_string())
+                        .or_default()
+                        .insert(wire_code(m), c.iterations() as i32);
                 }
             }
         }
     }
     for (login, credential) in image_credentials(&broker.metadata.image()) {
-        known
-            .entry(login.to_string())
-            .or_default()
-            .insert(wire_code(credential.mechanism()), credential.iterations() as i32);
+        known.entry(login.to_string()).or_default().insert(
+            wire_code(credential.mechanism()),
+            credential.iterations() as i32,
+        );
     }
     let infos = |mechs: &BTreeMap<i8, i32>| {
         mechs
             .iter()
-            .map(|(m, i)| CredentialInfo::default().with_mechanism(*m).with_iterations(*i))
+            .map(|(m, i)| {
+                CredentialInfo::default()
+                    .with_mechanism(*m)
+                    .with_iterations(*i)
+            })
             .collect::<Vec<_>>()
     };
     let results = match request.users {
@@ -115,7 +126,11 @@ pub fn describe(broker: &Broker, session: &Session, request: DescribeUserScramCr
 const MIN_ITERATIONS: i32 = 4096;
 const MAX_ITERATIONS: i32 = 16384;
 
-pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCredentialsRequest) -> AlterUserScramCredentialsResponse {
+pub async fn alter(
+    broker: &Broker,
+    session: &Session,
+    request: AlterUserScramCredentialsRequest,
+) -> AlterUserScramCredentialsResponse {
     let users: BTreeSet<String> = request
         .deletions
         .iter()
@@ -125,7 +140,13 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
     let mut failures: BTreeMap<String, (ResponseError, String)> = BTreeMap::new();
     if !is_operator(session) {
         for u in &users {
-            failures.insert(u.clone(), (ResponseError::ClusterAuthorizationFailed, "Cluster authorization failed.".into()));
+            failures.insert(
+                u.clone(),
+                (
+                    ResponseError::ClusterAuthorizationFailed,
+                    "Cluster authorization failed.".into(),
+                ),
+            );
         }
     }
     // One change per user and mechanism in a request, as Kafka requires.
@@ -134,10 +155,18 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
         .deletions
         .iter()
         .map(|d| (d.name.to_string(), d.mechanism))
-        .chain(request.upsertions.iter().map(|u| (u.name.to_string(), u.mechanism)));
+        .chain(
+            request
+                .upsertions
+                .iter()
+                .map(|u| (u.name.to_string(), u.mechanism)),
+        );
     for (user, mechanism) in ops {
         if !seen.insert((user.clone(), mechanism)) {
-            failures.entry(user.clone()).or_insert((ResponseError::DuplicateResource, format!("A user credential cannot be altered twice in the same request: {user}")));
+            failures.entry(user.clone()).or_insert((
+                ResponseError::DuplicateResource,
+                format!("A user credential cannot be altered twice in the same request: {user}"),
+            ));
         }
     }
     let mut records = Vec::new();
@@ -148,14 +177,32 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
             continue;
         }
         let Some(m) = wire_mechanism(d.mechanism) else {
-            failures.insert(user, (ResponseError::UnsupportedSaslMechanism, "Unknown SCRAM mechanism".into()));
+            failures.insert(
+                user,
+                (
+                    ResponseError::UnsupportedSaslMechanism,
+                    "Unknown SCRAM mechanism".into(),
+                ),
+            );
             continue;
         };
-        if !image.scram.contains_key(&(user.clone(), m.name().to_owned())) {
-            failures.insert(user.clone(), (ResponseError::ResourceNotFound, format!("Attempt to delete a user credential that does not exist: {user}")));
+        if !image
+            .scram
+            .contains_key(&(user.clone(), m.name().to_owned()))
+        {
+            failures.insert(
+                user.clone(),
+                (
+                    ResponseError::ResourceNotFound,
+                    format!("Attempt to delete a user credential that does not exist: {user}"),
+                ),
+            );
             continue;
         }
-        records.push(MetadataRecord::ScramCredentialDeleted { login: user, mechanism: m.name().to_owned() });
+        records.push(MetadataRecord::ScramCredentialDeleted {
+            login: user,
+            mechanism: m.name().to_owned(),
+        });
     }
     for u in &request.upsertions {
         let user = u.name.to_string();
@@ -163,13 +210,27 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
             continue;
         }
         let outcome = (|| {
-            let m = wire_mechanism(u.mechanism).ok_or((ResponseError::UnsupportedSaslMechanism, "Unknown SCRAM mechanism".to_owned()))?;
-            LoginName::parse(&user).ok_or((ResponseError::UnacceptableCredential, "The user name must be `tenant/user`".to_owned()))?;
+            let m = wire_mechanism(u.mechanism).ok_or((
+                ResponseError::UnsupportedSaslMechanism,
+                "Unknown SCRAM mechanism".to_owned(),
+            ))?;
+            LoginName::parse(&user).ok_or((
+                ResponseError::UnacceptableCredential,
+                "The user name must be `tenant/user`".to_owned(),
+            ))?;
             if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&u.iterations) {
-                return Err((ResponseError::UnacceptableCredential, format!("Iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}")));
+                return Err((
+                    ResponseError::UnacceptableCredential,
+                    format!("Iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}"),
+                ));
             }
-            let credential = ScramCredential::from_salted_password(m, &u.salt, u.iterations as u32, &u.salted_password)
-                .map_err(|e| (ResponseError::UnacceptableCredential, e.to_string()))?;
+            let credential = ScramCredential::from_salted_password(
+                m,
+                &u.salt,
+                u.iterations as u32,
+                &u.salted_password,
+            )
+            .map_err(|e| (ResponseError::UnacceptableCredential, e.to_string()))?;
             Ok(MetadataRecord::ScramCredentialSet {
                 login: user.clone(),
                 mechanism: m.name().to_owned(),
@@ -188,21 +249,26 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
     }
     // A user's changes apply together or not at all.
     records.retain(|r| match r {
-        MetadataRecord::ScramCredentialSet { login, .. } | MetadataRecord::ScramCredentialDeleted { login, .. } => !failures.contains_key(login),
+        MetadataRecord::ScramCredentialSet { login, .. }
+        | MetadataRecord::ScramCredentialDeleted { login, .. } => !failures.contains_key(login),
         _ => true,
     });
     if !records.is_empty() {
         if let Err(e) = broker.metadata.commit(records).await {
             tracing::error!(error = %e, "metadata commit failed");
             for u in &users {
-                failures.entry(u.clone()).or_insert((ResponseError::KafkaStorageError, "metadata log write failed".into()));
+                failures.entry(u.clone()).or_insert((
+                    ResponseError::KafkaStorageError,
+                    "metadata log write failed".into(),
+                ));
             }
         }
     }
     let results = users
         .into_iter()
         .map(|u| {
-            let mut r = AlterUserScramCredentialsResult::default().with_user(StrBytes::from_string(u.clone()));
+            let mut r = AlterUserScramCredentialsResult::default()
+                .with_user(StrBytes::from_string(u.clone()));
             if let Some((e, m)) = failures.get(&u) {
                 r.error_code = code(*e);
                 r.error_message = Some(StrBytes::from_string(m.clone()));
@@ -212,4 +278,3 @@ pub async fn alter(broker: &Broker, session: &Session, request: AlterUserScramCr
         .collect();
     AlterUserScramCredentialsResponse::default().with_results(results)
 }
-

@@ -143,19 +143,20 @@ pub(super) fn listener(
             format!("`{}` is not an ip:port address", l.address),
         )
     })?;
-    let protocol =
-        match l.security_protocol.as_str() {
-            "PLAINTEXT" => SecurityProtocol::Plaintext,
-            "SSL" => SecurityProtocol::Ssl,
-            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-            "SASL_SSL" => SecurityProtocol::SaslSsl,
-            other => return Err(invalid(
+    let protocol = match l.security_protocol.as_str() {
+        "PLAINTEXT" => SecurityProtocol::Plaintext,
+        "SSL" => SecurityProtocol::Ssl,
+        "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+        "SASL_SSL" => SecurityProtocol::SaslSsl,
+        other => {
+            return Err(invalid(
                 key("security_protocol"),
                 format!(
                     "unknown protocol `{other}`: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let tenant = TenantId::new(l.tenant.as_deref().unwrap_or("default"))
         .map_err(|e| invalid(key("tenant"), e.to_string()))?;
 

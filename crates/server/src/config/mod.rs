@@ -1,6 +1,7 @@
 //! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
 //! into typed values. Every error names the key it is about.
 
+mod groups;
 mod listener;
 
 pub use listener::{AuthConfig, ClientAuth, ListenerConfig, SecurityProtocol, TlsSettings};
@@ -44,6 +45,7 @@ struct RawConfig {
     #[serde(default)]
     listeners: Vec<listener::RawListener>,
     auth: Option<listener::RawAuth>,
+    groups: Option<groups::RawGroups>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +154,7 @@ impl Config {
                 auto_create_topics: b.auto_create_topics,
                 socket_request_max_bytes,
                 topic_defaults,
-                groups: Default::default(),
+                groups: groups::groups(raw.groups)?,
             },
             retention_check_interval: Duration::from_millis(retention_check),
             listeners,

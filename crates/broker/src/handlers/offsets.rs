@@ -1,0 +1,393 @@
+//! OffsetCommit, OffsetFetch and OffsetDelete. Topic names are checked against the tenant's
+//! namespace here (an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers); the
+//! coordinator stores internal names.
+
+use super::{code, str_bytes, topic_name, Reply};
+use crate::groups::{CommitPartition, CommitRequest, OffsetValue};
+use crate::metadata::Image;
+use crate::{Broker, Session};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use std::collections::BTreeMap;
+
+/// The internal name of a topic the client names, if that topic exists for it.
+fn known_topic(image: &Image, session: &Session, local: &str) -> Option<(String, i32)> {
+    let internal = super::internal_topic(session, local).ok()?;
+    image.topic(&internal).map(|t| (internal, t.partitions))
+}
+
+type PartitionCodes = Vec<(i32, i16)>;
+/// A requested topic: the client's name, the internal one if it exists, partitions with
+/// whether each exists.
+type DeletePlan = Vec<(TopicName, Option<String>, Vec<(i32, bool)>)>;
+
+pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitRequest) -> Reply {
+    let image = broker.metadata.image();
+    // Per request topic: the client's name and, per partition, an early error or a commit.
+    let mut answers: Vec<(TopicName, BTreeMap<i32, i16>, Vec<i32>)> = Vec::new();
+    let mut valid: Vec<(String, Vec<CommitPartition>)> = Vec::new();
+    let mut internal_of: Vec<Option<String>> = Vec::new();
+    for t in &r.topics {
+        let known = known_topic(&image, session, &t.name.0);
+        let mut early = BTreeMap::new();
+        let mut parts = Vec::new();
+        for p in &t.partitions {
+            match &known {
+                Some((_, count)) if (0..*count).contains(&p.partition_index) => {
+                    parts.push(CommitPartition {
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: if version >= 6 {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
+                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    })
+                }
+                _ => {
+                    early.insert(
+                        p.partition_index,
+                        code(ResponseError::UnknownTopicOrPartition),
+                    );
+                }
+            }
+        }
+        let order = t.partitions.iter().map(|p| p.partition_index).collect();
+        answers.push((t.name.clone(), early, order));
+        internal_of.push(known.as_ref().map(|(n, _)| n.clone()));
+        if let (Some((internal, _)), false) = (known, parts.is_empty()) {
+            valid.push((internal, parts));
+        }
+    }
+    let req = CommitRequest {
+        group_id: session.namespace.to_internal(&r.group_id.0),
+        generation_or_epoch: r.generation_id_or_member_epoch,
+        member_id: r.member_id.to_string(),
+        instance_id: if version >= 7 {
+            r.group_instance_id.as_ref().map(|s| s.to_string())
+        } else {
+            None
+        },
+        retention_time_ms: if version <= 4 {
+            r.retention_time_ms
+        } else {
+            -1
+        },
+        version,
+        topics: valid,
+    };
+    let groups = broker.groups.clone();
+    Reply::Later(Box::pin(async move {
+        let mut results: BTreeMap<String, PartitionCodes> = BTreeMap::new();
+        let mut group_error = None;
+        if !req.topics.is_empty() {
+            match groups
+                .run(move |c, now, _| c.commit_offsets(now, req))
+                .await
+            {
+                Some(Ok(topics)) => {
+                    for (t, ps) in topics {
+                        results.insert(
+                            t,
+                            ps.into_iter()
+                                .map(|(p, e)| (p, e.map_or(0, code)))
+                                .collect(),
+                        );
+                    }
+                }
+                Some(Err(e)) => group_error = Some(code(e)),
+                None => group_error = Some(code(ResponseError::CoordinatorNotAvailable)),
+            }
+        }
+        let topics = answers
+            .into_iter()
+            .zip(internal_of)
+            .map(|((name, early, order), internal)| {
+                let done = internal.and_then(|i| results.get(&i));
+                let partitions = order
+                    .into_iter()
+                    .map(|p| {
+                        let e = early
+                            .get(&p)
+                            .copied()
+                            .or(group_error)
+                            .or_else(|| {
+                                done.and_then(|d| d.iter().find(|(q, _)| *q == p).map(|(_, e)| *e))
+                            })
+                            .unwrap_or(0);
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_error_code(e)
+                    })
+                    .collect();
+                OffsetCommitResponseTopic::default()
+                    .with_name(name)
+                    .with_partitions(partitions)
+            })
+            .collect();
+        ResponseKind::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
+    }))
+}
+
+/// One group's fetch: the client's topic names, the internal ones, partitions.
+struct GroupFetch {
+    group: GroupId,
+    member_id: Option<String>,
+    member_epoch: i32,
+    topics: Option<Vec<(TopicName, String, Vec<i32>)>>,
+}
+
+type FetchedTopics = Vec<(TopicName, Vec<(i32, Option<OffsetValue>)>)>;
+
+async fn fetch_group(
+    broker: &Broker,
+    session: &Session,
+    f: GroupFetch,
+) -> Result<FetchedTopics, ResponseError> {
+    let internal = session.namespace.to_internal(&f.group.0);
+    let requested: Option<Vec<(String, Vec<i32>)>> = f.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|(_, i, ps)| (i.clone(), ps.clone()))
+            .collect()
+    });
+    let member = f.member_id.clone();
+    let fetched = broker
+        .groups
+        .run(move |c, _, _| {
+            c.fetch_offsets(&internal, member.as_deref(), f.member_epoch, requested)
+        })
+        .await
+        .ok_or(ResponseError::CoordinatorNotAvailable)??;
+    Ok(match f.topics {
+        Some(ts) => ts
+            .into_iter()
+            .zip(fetched)
+            .map(|((local, _, _), (_, ps))| (local, ps))
+            .collect(),
+        None => fetched
+            .into_iter()
+            .filter_map(|(t, ps)| session.namespace.to_local(&t).map(|l| (topic_name(l), ps)))
+            .collect(),
+    })
+}
+
+fn requested_topics<'a>(
+    session: &Session,
+    ts: impl Iterator<Item = (&'a TopicName, &'a Vec<i32>)>,
+) -> Vec<(TopicName, String, Vec<i32>)> {
+    ts.map(|(n, ps)| (n.clone(), session.namespace.to_internal(&n.0), ps.clone()))
+        .collect()
+}
+
+fn metadata_of(v: &Option<OffsetValue>) -> (i64, i32, StrBytes) {
+    match v {
+        Some(v) => (
+            v.offset,
+            v.leader_epoch,
+            StrBytes::from_string(v.metadata.clone()),
+        ),
+        None => (-1, -1, str_bytes("")),
+    }
+}
+
+pub async fn fetch(
+    broker: &Broker,
+    session: &Session,
+    version: i16,
+    r: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    if version < 8 {
+        let f = GroupFetch {
+            group: r.group_id.clone(),
+            member_id: None,
+            member_epoch: -1,
+            topics: r.topics.as_ref().map(|ts| {
+                requested_topics(session, ts.iter().map(|t| (&t.name, &t.partition_indexes)))
+            }),
+        };
+        let mut resp = OffsetFetchResponse::default();
+        match fetch_group(broker, session, f).await {
+            Ok(topics) => {
+                resp.topics = topics
+                    .into_iter()
+                    .map(|(name, ps)| {
+                        let partitions = ps
+                            .iter()
+                            .map(|(p, v)| {
+                                let (offset, epoch, meta) = metadata_of(v);
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(*p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(if version >= 5 {
+                                        epoch
+                                    } else {
+                                        -1
+                                    })
+                                    .with_metadata(Some(meta))
+                            })
+                            .collect();
+                        OffsetFetchResponseTopic::default()
+                            .with_name(name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+            }
+            Err(e) if version >= 2 => resp.error_code = code(e),
+            Err(e) => {
+                // v1 has no top-level error: every requested partition carries it.
+                resp.topics = r
+                    .topics
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| {
+                        let partitions = t
+                            .partition_indexes
+                            .iter()
+                            .map(|p| {
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(*p)
+                                    .with_committed_offset(-1)
+                                    .with_metadata(Some(str_bytes("")))
+                                    .with_error_code(code(e))
+                            })
+                            .collect();
+                        OffsetFetchResponseTopic::default()
+                            .with_name(t.name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+            }
+        }
+        return resp;
+    }
+    let mut groups = Vec::with_capacity(r.groups.len());
+    for g in &r.groups {
+        let f = GroupFetch {
+            group: g.group_id.clone(),
+            member_id: if version >= 9 {
+                g.member_id.as_ref().map(|s| s.to_string())
+            } else {
+                None
+            },
+            member_epoch: if version >= 9 { g.member_epoch } else { -1 },
+            topics: g.topics.as_ref().map(|ts| {
+                requested_topics(session, ts.iter().map(|t| (&t.name, &t.partition_indexes)))
+            }),
+        };
+        let mut out = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+        match fetch_group(broker, session, f).await {
+            Ok(topics) => {
+                out.topics = topics
+                    .into_iter()
+                    .map(|(name, ps)| {
+                        let partitions = ps
+                            .iter()
+                            .map(|(p, v)| {
+                                let (offset, epoch, meta) = metadata_of(v);
+                                OffsetFetchResponsePartitions::default()
+                                    .with_partition_index(*p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(meta))
+                            })
+                            .collect();
+                        OffsetFetchResponseTopics::default()
+                            .with_name(name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+            }
+            Err(e) => out.error_code = code(e),
+        }
+        groups.push(out);
+    }
+    OffsetFetchResponse::default().with_groups(groups)
+}
+
+pub async fn delete(
+    broker: &Broker,
+    session: &Session,
+    r: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    if r.group_id.0.is_empty() {
+        return OffsetDeleteResponse::default()
+            .with_error_code(code(ResponseError::InvalidGroupId));
+    }
+    let image = broker.metadata.image();
+    let mut valid: Vec<(String, Vec<i32>)> = Vec::new();
+    let mut plan: DeletePlan = Vec::new();
+    for t in &r.topics {
+        let known = known_topic(&image, session, &t.name.0);
+        let parts: Vec<(i32, bool)> = t
+            .partitions
+            .iter()
+            .map(|p| {
+                (
+                    p.partition_index,
+                    known
+                        .as_ref()
+                        .is_some_and(|(_, n)| (0..*n).contains(&p.partition_index)),
+                )
+            })
+            .collect();
+        if let Some((internal, _)) = &known {
+            let ok: Vec<i32> = parts
+                .iter()
+                .filter(|(_, ok)| *ok)
+                .map(|(p, _)| *p)
+                .collect();
+            if !ok.is_empty() {
+                valid.push((internal.clone(), ok));
+            }
+        }
+        plan.push((t.name.clone(), known.map(|(i, _)| i), parts));
+    }
+    let group = session.namespace.to_internal(&r.group_id.0);
+    let result = broker
+        .groups
+        .run(move |c, now, _| c.delete_offsets(now, &group, valid))
+        .await
+        .unwrap_or(Err(ResponseError::CoordinatorNotAvailable));
+    let done = match result {
+        Ok(d) => d,
+        Err(e) => return OffsetDeleteResponse::default().with_error_code(code(e)),
+    };
+    let topics = plan
+        .into_iter()
+        .map(|(name, internal, parts)| {
+            let results = internal.and_then(|i| done.iter().find(|(t, _)| *t == i));
+            let partitions = parts
+                .into_iter()
+                .map(|(p, ok)| {
+                    let e = if ok {
+                        results
+                            .and_then(|(_, rs)| rs.iter().find(|(q, _)| *q == p))
+                            .and_then(|(_, e)| *e)
+                            .map_or(0, code)
+                    } else {
+                        code(ResponseError::UnknownTopicOrPartition)
+                    };
+                    OffsetDeleteResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_error_code(e)
+                })
+                .collect();
+            OffsetDeleteResponseTopic::default()
+                .with_name(name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetDeleteResponse::default().with_topics(topics)
+}
