@@ -37,6 +37,9 @@ pub struct BrokerSettings {
     pub auto_create_topics: bool,
     /// `socket.request.max.bytes`, reported by DescribeConfigs.
     pub socket_request_max_bytes: usize,
+    /// `connections.max.reauth.ms` (KIP-368), reported by DescribeConfigs; enforced by the
+    /// server's connections.
+    pub connections_max_reauth_ms: u64,
     /// Topic config defaults (`[topic_defaults]`), reported as STATIC_BROKER_CONFIG.
     pub topic_defaults: BrokerDefaults,
     /// Group coordinator settings (`group.*`, `offsets.*`); defaults are Kafka's.

@@ -255,8 +255,8 @@ fn sample(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Option<Request> {
                         .with_partition_indexes(vec![0, 1]),
                 ])),
         ),
-        ApiKey::OffsetFetch => Request::OffsetFetch(
-            OffsetFetchRequest::default().with_groups(vec![
+        ApiKey::OffsetFetch => {
+            Request::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
                 offset_fetch_request::OffsetFetchRequestGroup::default()
                     .with_group_id(GroupId(StrBytes::from_static_str("simple")))
                     .with_topics(Some(vec![
@@ -266,8 +266,8 @@ fn sample(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Option<Request> {
                     ])),
                 offset_fetch_request::OffsetFetchRequestGroup::default()
                     .with_group_id(GroupId(StrBytes::from_static_str("none"))),
-            ]),
-        ),
+            ]))
+        }
         ApiKey::ListGroups => Request::ListGroups(ListGroupsRequest::default()),
         ApiKey::DescribeGroups => {
             Request::DescribeGroups(DescribeGroupsRequest::default().with_groups(vec![
@@ -330,6 +330,7 @@ async fn every_api_answers_every_version_with_an_encodable_response() {
         num_partitions: 1,
         auto_create_topics: false,
         socket_request_max_bytes: 1 << 20,
+        connections_max_reauth_ms: 0,
         topic_defaults: BrokerDefaults::default(),
         groups: schloss_broker::groups::GroupConfig {
             initial_rebalance_delay_ms: 0,

@@ -213,6 +213,12 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
             ConfigType::Int,
             "Largest request frame accepted.",
         ),
+        fixed(
+            "connections.max.reauth.ms",
+            s.connections_max_reauth_ms.to_string(),
+            ConfigType::Long,
+            "Session lifetime of SASL connections before they must re-authenticate (KIP-368); 0 disables expiry.",
+        ),
     ];
     // The broker-level names of every topic default, with their effective values.
     let empty = BTreeMap::new();

@@ -153,6 +153,7 @@ impl Config {
                 num_partitions: b.num_partitions,
                 auto_create_topics: b.auto_create_topics,
                 socket_request_max_bytes,
+                connections_max_reauth_ms: auth.connections_max_reauth_ms,
                 topic_defaults,
                 groups: groups::groups(raw.groups)?,
             },
