@@ -29,8 +29,9 @@ pub fn update_file<T>(
 }
 
 /// Adds user `tenant/name` with credentials for `mechanisms` derived from `password`
-/// (argon2id for PLAIN, fresh salt and the store's iteration count for SCRAM). Fails if the
-/// user exists. Creates the file if needed.
+/// (argon2id for PLAIN, fresh salt and the store's iteration count for SCRAM), or replaces an
+/// existing user's credentials and roles (as Kafka's `kafka-configs --alter` upserts SCRAM
+/// credentials). Creates the file if needed.
 pub fn add_user(
     path: &Path,
     name: &str,
@@ -64,6 +65,9 @@ pub fn add_user(
             }
         }
         let info = user.info();
+        if store.user_mut(&login).is_some() {
+            store.remove_user(&login)?;
+        }
         store.insert_user(user)?;
         Ok(info)
     })

@@ -25,17 +25,33 @@ fn add_list_remove_round_trip_through_the_file() {
         &[],
     )
     .unwrap();
-    assert!(matches!(
-        add_user(&path, "bob", &acme(), "pw", &all(), &[]),
-        Err(StoreError::UserExists(_))
-    ));
+    // Adding an existing user replaces its credentials and roles.
+    add_user(
+        &path,
+        "bob",
+        &acme(),
+        "pw2",
+        &[SaslMechanism::ScramSha256],
+        &["ops"],
+    )
+    .unwrap();
 
     let users = list_users(&path).unwrap();
     assert_eq!(users.len(), 2);
     assert_eq!(users[0].login, "acme/alice");
     assert_eq!(users[0].roles, vec!["operator".to_owned()]);
     assert_eq!(users[0].mechanisms, all());
-    assert_eq!(users[1].mechanisms, vec![SaslMechanism::ScramSha512]);
+    assert_eq!(users[1].mechanisms, vec![SaslMechanism::ScramSha256]);
+    assert_eq!(users[1].roles, vec!["ops".to_owned()]);
+    add_user(
+        &path,
+        "bob",
+        &acme(),
+        "pw",
+        &[SaslMechanism::ScramSha512],
+        &[],
+    )
+    .unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
