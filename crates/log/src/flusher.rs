@@ -237,21 +237,47 @@ fn sync_group(shared: &Shared, batch: Vec<Request>) {
             .or_default()
             .push(request);
     }
-    for requests in by_file.into_values() {
-        let Some(first) = requests.first() else {
-            continue;
-        };
-        let file = Arc::clone(&first.file);
-        let needed = requests.iter().map(|r| r.upto).max().unwrap_or(0);
-        let outcome = sync_file(shared, &file, needed);
-        for request in requests {
-            let result = match outcome {
-                true => Ok(()),
-                false => Err(LogError::Poisoned),
-            };
-            // The receiver may have been dropped (the broker gave up waiting); that is fine.
-            let _ = request.waiter.send(result);
+    let groups: Vec<Vec<Request>> = by_file.into_values().collect();
+    if groups.len() <= 1 {
+        for requests in groups {
+            complete(shared, requests);
         }
+        return;
+    }
+    // Different files are fsynced concurrently: with many partitions written at once, the
+    // last acknowledgement waits for one fsync, not for one after another.
+    let mut groups = groups.into_iter();
+    loop {
+        let wave: Vec<Vec<Request>> = groups.by_ref().take(MAX_PARALLEL_FSYNCS).collect();
+        if wave.is_empty() {
+            break;
+        }
+        std::thread::scope(|scope| {
+            for requests in wave {
+                scope.spawn(move || complete(shared, requests));
+            }
+        });
+    }
+}
+
+/// Fsyncs at most this many files at the same time.
+const MAX_PARALLEL_FSYNCS: usize = 16;
+
+/// Fsyncs the file of `requests` (all for one file) and completes their waiters.
+fn complete(shared: &Shared, requests: Vec<Request>) {
+    let Some(first) = requests.first() else {
+        return;
+    };
+    let file = Arc::clone(&first.file);
+    let needed = requests.iter().map(|r| r.upto).max().unwrap_or(0);
+    let outcome = sync_file(shared, &file, needed);
+    for request in requests {
+        let result = match outcome {
+            true => Ok(()),
+            false => Err(LogError::Poisoned),
+        };
+        // The receiver may have been dropped (the broker gave up waiting); that is fine.
+        let _ = request.waiter.send(result);
     }
 }
 

@@ -113,6 +113,8 @@ pub struct PartitionLog {
     state: RwLock<LogState>,
     /// Set by `close` and `delete_dir`, so drop does not flush again.
     closed: AtomicBool,
+    /// Set by `delete_dir`: the files are gone, every later call fails with `Deleted`.
+    deleted: AtomicBool,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -152,6 +154,7 @@ impl PartitionLog {
                 log_start: recovered.log_start,
             }),
             closed: AtomicBool::new(false),
+            deleted: AtomicBool::new(false),
         })
     }
 
@@ -203,7 +206,7 @@ impl PartitionLog {
         if self.is_poisoned() {
             return Err(LogError::Poisoned);
         }
-        if self.closed.load(Ordering::Acquire) {
+        if self.deleted.load(Ordering::Acquire) {
             return Err(LogError::Deleted);
         }
         Ok(())

@@ -18,8 +18,11 @@ pub(crate) const LOG_SUFFIX: &str = "log";
 pub(crate) const INDEX_SUFFIX: &str = "index";
 pub(crate) const TIME_INDEX_SUFFIX: &str = "timeindex";
 
-/// How much a sequential scan reads at once.
+/// The most a sequential scan reads at once.
 const SCAN_CHUNK: usize = 1 << 20;
+/// The first read of a scan: enough for a few batch headers. Lookups (an index entry, then a
+/// short walk to the wanted offset) mostly stop here; long scans double it up to SCAN_CHUNK.
+const FIRST_CHUNK: usize = 4 << 10;
 
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentPaths {
@@ -178,6 +181,8 @@ pub(crate) struct Window<'a> {
     end: u64,
     start: u64,
     buf: Vec<u8>,
+    /// Size of the next read: grows while the scan keeps going.
+    chunk: usize,
 }
 
 impl<'a> Window<'a> {
@@ -188,6 +193,7 @@ impl<'a> Window<'a> {
             end,
             start: 0,
             buf: Vec::new(),
+            chunk: FIRST_CHUNK,
         }
     }
 
@@ -198,7 +204,8 @@ impl<'a> Window<'a> {
         };
         let covered = position >= self.start && stop <= self.start + self.buf.len() as u64;
         if !covered {
-            let want = (len.max(SCAN_CHUNK) as u64).min(self.end - position);
+            let want = (len.max(self.chunk) as u64).min(self.end - position);
+            self.chunk = (self.chunk * 2).min(SCAN_CHUNK);
             self.buf.resize(want as usize, 0);
             self.file
                 .read_exact_at(&mut self.buf, position)

@@ -169,6 +169,7 @@ impl PartitionLog {
     pub fn delete_dir(&self) -> Result<(), LogError> {
         // Wait for an append in progress, and keep new ones out while the files go.
         let _writer = self.writer.lock();
+        self.deleted.store(true, Ordering::Release);
         self.closed.store(true, Ordering::Release);
         let name = self
             .dir
