@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 pub enum SaslStep {
     Plain(PlainServer),
     ScramFirst(ScramServer),
-    ScramFinal(ServerFirstSent),
+    ScramFinal(Box<ServerFirstSent>),
 }
 
 /// Why a round failed.
@@ -67,7 +67,7 @@ impl SaslStep {
             Self::ScramFirst(server) => {
                 let sent = server.step(token)?;
                 let reply = sent.server_first_message().to_vec();
-                Ok(Round::Continue(reply, Self::ScramFinal(sent)))
+                Ok(Round::Continue(reply, Self::ScramFinal(Box::new(sent))))
             }
             Self::ScramFinal(sent) => {
                 let (server_final, auth) = sent.step(token)?;
