@@ -20,6 +20,10 @@
 #   BENCH_WORK=/tmp/schloss-bench   data dirs, logs, results
 #   BENCH_BROKERS="schloss schloss-os-cache kafka"   which to run
 #   KAFKA_VERSION, KAFKA_CACHE, KAFKA_HEAP   see bench/kafka/*.sh
+#
+# Every broker also gets a SASL_SSL listener (TLS with the dev certificates of
+# `schloss certs dev`, SCRAM-SHA-512 user default/bench) for the auth cases, and an initial
+# rebalance delay of 0 for the group cases.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,11 +57,19 @@ trap 'exit 130' INT TERM
 
 TARGETS=()
 
-# start_schloss LABEL FLUSH_MESSAGES: appends LABEL=ADDR/PID to TARGETS
+# The dev certificates (CA + server cert for 127.0.0.1) and the SASL user of the auth cases,
+# shared by every broker: login default/bench, password bench-pw (SCRAM, 4096 iterations).
+CERTS="$WORK/certs"
+rm -rf "$CERTS"
+"$SCHLOSS" certs dev --dir "$CERTS" >&2
+
+# start_schloss LABEL FLUSH_MESSAGES: appends LABEL=ADDR/PID to TARGETS, LABEL=ADDR to SASL
 start_schloss() {
     local label=$1 flush=$2 dir="$WORK/$1"
     rm -rf "$dir"
     mkdir -p "$dir"
+    cp -r "$CERTS" "$dir/certs"
+    "$SCHLOSS" users --file "$dir/users.toml" add default/bench --password bench-pw >&2
     cat > "$dir/schloss.toml" <<TOML
 [broker]
 node_id = 1
@@ -68,16 +80,34 @@ auto_create_topics = true
 [topic_defaults]
 "flush.messages" = "$flush"
 
+[groups]
+initial_rebalance_delay_ms = 0
+
+[auth]
+credentials_file = "users.toml"
+
 [[listeners]]
 name = "PLAINTEXT"
 address = "127.0.0.1:0"
 advertised = "127.0.0.1:0"
 security_protocol = "PLAINTEXT"
 tenant = "default"
+
+[[listeners]]
+name = "SASL_SSL"
+address = "127.0.0.1:0"
+advertised = "127.0.0.1:0"
+security_protocol = "SASL_SSL"
+tenant = "default"
+sasl_mechanisms = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+[listeners.tls]
+cert = "certs/server.pem"
+key = "certs/server.key"
 TOML
     echo "== $label: starting schloss (flush.messages=$flush)" >&2
     : >"$dir/schloss.out"
-    "$SCHLOSS" serve --config "$dir/schloss.toml" >"$dir/schloss.out" 2>"$dir/schloss.err" </dev/null &
+    # Working directory = $dir: the config's relative paths (users.toml, certs/) resolve there.
+    (cd "$dir" && exec "$SCHLOSS" serve --config "$dir/schloss.toml" >"$dir/schloss.out" 2>"$dir/schloss.err" </dev/null) &
     local pid=$!
     SCHLOSS_PIDS+=("$pid")
     local addr=""
@@ -93,6 +123,13 @@ TOML
         exit 1
     fi
     TARGETS+=(--target "$label=$addr/$pid")
+    local saddr=""
+    for _ in $(seq 1 50); do
+        saddr=$(sed -n 's/^schloss: listener SASL_SSL on \(.*\)$/\1/p' "$dir/schloss.out" | head -1 || true)
+        [[ -n "$saddr" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$saddr" ]] && TARGETS+=(--sasl "$label=$saddr")
 }
 
 KAFKA_MISSING=""
@@ -104,13 +141,15 @@ start_kafka() {
         echo "== kafka: skipped: $KAFKA_MISSING" >&2
         return 0
     fi
-    local port cport started
+    local port cport sport started
     port=$("$BENCH" free-port)
     cport=$("$BENCH" free-port)
     [[ "$cport" == "$port" ]] && cport=$("$BENCH" free-port)
+    sport=$("$BENCH" free-port)
+    while [[ "$sport" == "$port" || "$sport" == "$cport" ]]; do sport=$("$BENCH" free-port); done
     echo "== kafka: starting Apache Kafka ${KAFKA_VERSION:-4.1.1} (KRaft combined, ports $port/$cport)" >&2
     KAFKA_STARTED=1
-    if ! started=$("$ROOT/bench/kafka/start.sh" "$libs" "$WORK/kafka" "$port" "$cport" 2>"$WORK/kafka-start.err"); then
+    if ! started=$("$ROOT/bench/kafka/start.sh" "$libs" "$WORK/kafka" "$port" "$cport" "$sport" "$CERTS" 2>"$WORK/kafka-start.err"); then
         reason=$(tail -5 "$WORK/kafka-start.err" | tr '\n' ' ')
         KAFKA_MISSING="Kafka did not start: $reason"
         echo "== kafka: skipped: $KAFKA_MISSING" >&2
@@ -118,7 +157,7 @@ start_kafka() {
         KAFKA_STARTED=""
         return 0
     fi
-    TARGETS+=(--target "kafka=${started##* }/${started%% *}")
+    TARGETS+=(--target "kafka=${started##* }/${started%% *}" --sasl "kafka=127.0.0.1:$sport")
 }
 
 rm -f "$WORK"/schloss.json "$WORK"/schloss-os-cache.json "$WORK"/kafka.json
@@ -136,7 +175,7 @@ if [[ ${#TARGETS[@]} -eq 0 ]]; then
     exit 1
 fi
 
-"$BENCH" run "${TARGETS[@]}" --json-dir "$WORK" \
+"$BENCH" run "${TARGETS[@]}" --json-dir "$WORK" --ca "$CERTS/ca.pem" \
     --rounds "${BENCH_ROUNDS:-3}" \
     --duration "${BENCH_DURATION:-6}" --latency-duration "${BENCH_LATENCY_DURATION:-6}" \
     --rate "${BENCH_RATE:-5000}" --record-size "${BENCH_RECORD_SIZE:-1024}" "$@"

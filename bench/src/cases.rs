@@ -47,6 +47,9 @@ pub struct CaseResult {
     pub round: u32,
     /// Set when the case could not run; the numbers are then meaningless.
     pub failed: Option<String>,
+    /// Group-join case: every measured join, in ms (pooled over the rounds by the report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_ms: Vec<f64>,
 }
 
 /// Everything one `schloss-bench run` measured.
@@ -100,6 +103,26 @@ enum Spec {
         acks: Acks,
         linger_ms: u32,
     },
+    /// A consumer joins a stable group of `members - 1` (classic protocol, range assignor):
+    /// time until it has its assignment.
+    GroupJoin {
+        members: usize,
+        partitions: i32,
+        joins: usize,
+    },
+    /// Synchronous OffsetCommit in a loop from `consumers` consumers.
+    Commit {
+        consumers: usize,
+    },
+    /// Produce acks=1 to a 4-partition topic over PLAINTEXT or over SASL_SSL (SCRAM-SHA-512),
+    /// back to back against the same broker.
+    AuthProduce {
+        sasl: bool,
+    },
+    /// Full TLS 1.3 + SCRAM-SHA-512 logins from `threads` concurrent clients.
+    AuthLogins {
+        threads: usize,
+    },
 }
 
 impl Spec {
@@ -113,6 +136,15 @@ impl Spec {
             Spec::Latency { acks, linger_ms } => {
                 format!("latency acks={} linger={linger_ms}", acks.name())
             }
+            Spec::GroupJoin {
+                members,
+                partitions,
+                ..
+            } => format!("group join n={members} p={partitions}"),
+            Spec::Commit { consumers } => format!("group commit c={consumers}"),
+            Spec::AuthProduce { sasl: false } => "auth produce plaintext p=4".to_owned(),
+            Spec::AuthProduce { sasl: true } => "auth produce sasl_ssl p=4".to_owned(),
+            Spec::AuthLogins { threads } => format!("auth logins t={threads}"),
         }
     }
 }
@@ -154,6 +186,16 @@ fn specs() -> Vec<Spec> {
             acks: Acks::All,
             linger_ms: 0,
         },
+        Spec::GroupJoin {
+            members: 10,
+            partitions: 20,
+            joins: 8,
+        },
+        Spec::Commit { consumers: 1 },
+        Spec::Commit { consumers: 4 },
+        Spec::AuthProduce { sasl: false },
+        Spec::AuthProduce { sasl: true },
+        Spec::AuthLogins { threads: 16 },
     ]
 }
 
@@ -291,6 +333,60 @@ pub fn run_all(args: &RunArgs) -> Result<Vec<RunResult>> {
                         let topic = format!("{tag}-latency-acks{}-linger{linger_ms}", acks.name());
                         latency_case(args, t, &id, &topic, *acks, *linger_ms, &payloads)
                     }
+                    Spec::GroupJoin {
+                        members,
+                        partitions,
+                        joins,
+                    } => {
+                        let topic = format!("{tag}-group-p{partitions}");
+                        crate::extra::group_join_case(t, &id, &topic, *partitions, *members, *joins)
+                    }
+                    Spec::Commit { consumers } => {
+                        let topic = format!("{tag}-commit-c{consumers}");
+                        let d = Duration::from_secs(args.aux_duration);
+                        crate::extra::commit_case(t, &id, &topic, *consumers, d)
+                    }
+                    Spec::AuthProduce { sasl } => {
+                        let topic = format!("{tag}-auth-{}", if *sasl { "sasl" } else { "plain" });
+                        let d = Duration::from_secs(args.aux_duration);
+                        if *sasl {
+                            match (args.sasl_addr(&t.label), &args.ca) {
+                                (Some(addr), Some(ca)) => {
+                                    // Topic created over PLAINTEXT; the data goes over SASL_SSL.
+                                    create_topic(&t.bootstrap, &topic, 4).and_then(|_| {
+                                        let mut st = t.clone();
+                                        st.bootstrap = addr;
+                                        let extra = crate::extra::sasl_client_config(ca);
+                                        produce_case_with(
+                                            &st,
+                                            &id,
+                                            &topic,
+                                            Acks::One,
+                                            4,
+                                            d,
+                                            &payloads,
+                                            false,
+                                            &extra,
+                                        )
+                                    })
+                                }
+                                _ => Err(anyhow!(
+                                    "no SASL_SSL listener (--sasl) or --ca for this target"
+                                )),
+                            }
+                        } else {
+                            produce_case_with(t, &id, &topic, Acks::One, 4, d, &payloads, true, &[])
+                        }
+                    }
+                    Spec::AuthLogins { threads } => match (args.sasl_addr(&t.label), &args.ca) {
+                        (Some(addr), Some(ca)) => {
+                            let d = Duration::from_secs(args.aux_duration);
+                            crate::extra::login_case(t, &addr, ca, &id, *threads, d)
+                        }
+                        _ => Err(anyhow!(
+                            "no SASL_SSL listener (--sasl) or --ca for this target"
+                        )),
+                    },
                 };
                 let mut result = result.unwrap_or_else(|e| {
                     eprintln!("schloss-bench [{}] {id} FAILED: {e:#}", t.label);
@@ -351,10 +447,11 @@ fn summary(r: &CaseResult) -> String {
         "{} records in {:.1} s = {:.0} rec/s, {:.1} MB/s, errors {}",
         r.records, r.secs, r.records_per_sec, r.mb_per_sec, r.errors
     );
-    if let (Some(p50), Some(p99), Some(p999)) = (r.p50_ms, r.p99_ms, r.p999_ms) {
-        s.push_str(&format!(
-            ", p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms"
-        ));
+    if let (Some(p50), Some(p99)) = (r.p50_ms, r.p99_ms) {
+        s.push_str(&format!(", p50 {p50:.2} ms, p99 {p99:.2} ms"));
+    }
+    if let Some(p999) = r.p999_ms {
+        s.push_str(&format!(", p99.9 {p999:.2} ms"));
     }
     if let Some(b) = r.broker_cpu_pct {
         s.push_str(&format!(", broker cpu {b:.0}%"));
@@ -371,7 +468,7 @@ fn summary(r: &CaseResult) -> String {
 // ---------------------------------------------------------------------------------------------
 // Topics
 
-fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
+pub(crate) fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
@@ -519,7 +616,20 @@ type BenchProducer = ThreadedProducer<Ctx>;
 /// The same settings for every broker: librdkafka defaults except linger.ms=5, the acks level,
 /// and idempotence (off for acks=1, on for acks=all).
 fn make_producer(bootstrap: &str, acks: Acks, linger_ms: u32) -> Result<BenchProducer> {
+    make_producer_with(bootstrap, acks, linger_ms, &[])
+}
+
+/// `make_producer` plus the settings in `extra` (security settings of the auth cases).
+fn make_producer_with(
+    bootstrap: &str,
+    acks: Acks,
+    linger_ms: u32,
+    extra: &[(String, String)],
+) -> Result<BenchProducer> {
     let mut cfg = ClientConfig::new();
+    for (k, v) in extra {
+        cfg.set(k, v);
+    }
     cfg.set("bootstrap.servers", bootstrap)
         .set("client.id", "schloss-bench")
         .set("linger.ms", linger_ms.to_string())
@@ -598,8 +708,35 @@ fn produce_case(
     duration: Duration,
     payloads: &Payloads,
 ) -> Result<CaseResult> {
-    create_topic(&t.bootstrap, topic, partitions)?;
-    let p = make_producer(&t.bootstrap, acks, 5)?;
+    produce_case_with(
+        t,
+        id,
+        topic,
+        acks,
+        partitions,
+        duration,
+        payloads,
+        true,
+        &[],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn produce_case_with(
+    t: &Target,
+    id: &str,
+    topic: &str,
+    acks: Acks,
+    partitions: i32,
+    duration: Duration,
+    payloads: &Payloads,
+    create: bool,
+    extra: &[(String, String)],
+) -> Result<CaseResult> {
+    if create {
+        create_topic(&t.bootstrap, topic, partitions)?;
+    }
+    let p = make_producer_with(&t.bootstrap, acks, 5, extra)?;
     warm_up(&p, topic, payloads)?;
     let cpu = CpuMeter::start(t.pid);
     let start = Instant::now();

@@ -6,6 +6,7 @@
 //! This is a benchmark, not a test: it never fails on slow numbers, only on broken brokers.
 
 mod cases;
+mod extra;
 mod report;
 mod sys;
 
@@ -73,12 +74,29 @@ pub struct RunArgs {
     /// Only run cases whose id contains one of these substrings (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// The SASL_SSL (SCRAM-SHA-512) listener of a target, `LABEL=HOST:PORT`, for the auth
+    /// cases (which fail for a target without one).
+    #[arg(long = "sasl")]
+    pub sasl: Vec<String>,
+    /// CA certificate (PEM) the SASL_SSL listeners' certificates are signed by.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Seconds of each commit, login and auth-produce trial.
+    #[arg(long, default_value_t = 4)]
+    pub aux_duration: u64,
     /// Prefix of the topic names (a unique suffix is added per run).
     #[arg(long, default_value = "bench")]
     pub topic_prefix: String,
 }
 
 impl RunArgs {
+    pub fn sasl_addr(&self, label: &str) -> Option<String> {
+        self.sasl.iter().find_map(|s| {
+            let (l, a) = s.split_once('=')?;
+            (l == label).then(|| a.to_owned())
+        })
+    }
+
     pub fn duration(&self) -> Duration {
         Duration::from_secs(self.duration)
     }

@@ -257,7 +257,11 @@ pub fn print(args: &ReportArgs) -> Result<()> {
     println!();
     println!("| case | schloss (fsync per ack) | schloss (os-cache acks) | kafka |");
     println!("|---|---:|---:|---:|");
-    for id in THROUGHPUT_CASES.iter().chain(LATENCY_CASES.iter()) {
+    for id in THROUGHPUT_CASES
+        .iter()
+        .chain(LATENCY_CASES.iter())
+        .chain(EXTRA_CASES.iter())
+    {
         let f = |c: Option<&CaseResult>| match c {
             Some(c) if c.failed.is_none() => format!(
                 "{} / {}",
@@ -277,6 +281,8 @@ pub fn print(args: &ReportArgs) -> Result<()> {
             f(case(&k, id).as_ref())
         );
     }
+
+    print_extra(&s, &o, &k);
 
     let mut notes = Vec::new();
     for (label, run) in [("schloss", &s), ("schloss os-cache", &o), ("kafka", &k)] {
@@ -332,4 +338,218 @@ pub fn print(args: &ReportArgs) -> Result<()> {
             .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
+}
+
+const GROUP_JOIN: &str = "group join n=10 p=20";
+const COMMIT_CASES: [&str; 2] = ["group commit c=1", "group commit c=4"];
+const AUTH_PLAIN: &str = "auth produce plaintext p=4";
+const AUTH_SASL: &str = "auth produce sasl_ssl p=4";
+const AUTH_LOGINS: &str = "auth logins t=16";
+const EXTRA_CASES: [&str; 6] = [
+    GROUP_JOIN,
+    "group commit c=1",
+    "group commit c=4",
+    AUTH_PLAIN,
+    AUTH_SASL,
+    AUTH_LOGINS,
+];
+
+/// Join times pooled over every round: (p50, p99, count).
+fn pooled_joins(run: &Option<RunResult>) -> Option<(f64, f64, usize)> {
+    let mut v: Vec<f64> = run
+        .as_ref()?
+        .cases
+        .iter()
+        .filter(|c| c.case == GROUP_JOIN && c.failed.is_none())
+        .flat_map(|c| c.samples_ms.iter().copied())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |q: f64| {
+        let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        v.get(rank - 1).copied().unwrap_or(0.0)
+    };
+    Some((q(0.5), q(0.99), v.len()))
+}
+
+/// Median over the rounds of sasl_ssl ÷ plaintext produce throughput (the two run back to back
+/// in each round against the same broker, so the ratio cancels most of the machine's noise).
+fn tls_ratio(run: &Option<RunResult>) -> Option<f64> {
+    let run = run.as_ref()?;
+    let rounds: std::collections::BTreeSet<u32> = run.cases.iter().map(|c| c.round).collect();
+    median(rounds.into_iter().filter_map(|r| {
+        let get = |id: &str| {
+            run.cases
+                .iter()
+                .find(|c| c.case == id && c.round == r && c.failed.is_none())
+                .map(|c| c.records_per_sec)
+        };
+        match (get(AUTH_SASL), get(AUTH_PLAIN)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        }
+    }))
+}
+
+/// The consumer-group and authentication table.
+fn print_extra(s: &Option<RunResult>, o: &Option<RunResult>, k: &Option<RunResult>) {
+    let runs = [s, o, k];
+    let present = runs.iter().any(|r| {
+        r.as_ref().is_some_and(|r| {
+            r.cases
+                .iter()
+                .any(|c| EXTRA_CASES.contains(&c.case.as_str()))
+        })
+    });
+    if !present {
+        return;
+    }
+    println!();
+    println!("Consumer groups and authentication (median of the rounds; join times pooled over all rounds):");
+    println!();
+    println!(
+        "| case | schloss (fsync per ack) | schloss (os-cache acks) | kafka | schloss ÷ kafka | os-cache ÷ kafka |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |name: &str, vals: [Option<f64>; 3], fmt: &dyn Fn(f64) -> String| {
+        let cell = |v: Option<f64>| v.map(fmt).unwrap_or_else(|| "–".to_owned());
+        let r = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+            _ => "–".to_owned(),
+        };
+        let [a, b, c] = vals;
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            cell(a),
+            cell(b),
+            cell(c),
+            r(a, c),
+            r(b, c)
+        );
+    };
+    let joins = runs.map(pooled_joins);
+    let n = joins.iter().flatten().map(|j| j.2).max().unwrap_or(0);
+    let ms = |v: f64| format!("{v:.1} ms");
+    row(
+        &format!("{GROUP_JOIN}: join → assignment p50 (↓, {n} joins)"),
+        joins.map(|j| j.map(|j| j.0)),
+        &ms,
+    );
+    row(
+        &format!("{GROUP_JOIN}: join → assignment p99 (↓)"),
+        joins.map(|j| j.map(|j| j.1)),
+        &ms,
+    );
+    let get = |id: &str, f: &dyn Fn(&CaseResult) -> Option<f64>| {
+        runs.map(|r| {
+            case(r, id)
+                .filter(|c| c.failed.is_none())
+                .and_then(|c| f(&c))
+        })
+    };
+    let per_s = |v: f64| format!("{} /s", thousands(v));
+    for id in COMMIT_CASES {
+        row(
+            &format!("{id}: commits/s (↑)"),
+            get(id, &|c| Some(c.records_per_sec)),
+            &per_s,
+        );
+        row(
+            &format!("{id}: commit p50 (↓)"),
+            get(id, &|c| c.p50_ms),
+            &|v| format!("{v:.2} ms"),
+        );
+        row(
+            &format!("{id}: commit p99 (↓)"),
+            get(id, &|c| c.p99_ms),
+            &|v| format!("{v:.2} ms"),
+        );
+    }
+    let mbs = |c: &CaseResult| Some(c.mb_per_sec);
+    let mb = |v: f64| format!("{v:.1} MB/s");
+    row(&format!("{AUTH_PLAIN} (↑)"), get(AUTH_PLAIN, &mbs), &mb);
+    row(&format!("{AUTH_SASL} (↑)"), get(AUTH_SASL, &mbs), &mb);
+    row(
+        "sasl_ssl ÷ plaintext, same broker (↑, target ≥ 0.85)",
+        runs.map(tls_ratio),
+        &|v| format!("{v:.2}"),
+    );
+    row(
+        &format!("{AUTH_LOGINS}: logins/s (↑)"),
+        get(AUTH_LOGINS, &|c| Some(c.records_per_sec)),
+        &per_s,
+    );
+    row(
+        &format!("{AUTH_LOGINS}: login p50 (↓)"),
+        get(AUTH_LOGINS, &|c| c.p50_ms),
+        &ms,
+    );
+    row(
+        &format!("{AUTH_LOGINS}: login p99 (↓)"),
+        get(AUTH_LOGINS, &|c| c.p99_ms),
+        &ms,
+    );
+
+    println!();
+    println!("Spread over the rounds, min–max of the per-round value:");
+    println!();
+    println!("| case | schloss (fsync per ack) | schloss (os-cache acks) | kafka |");
+    println!("|---|---:|---:|---:|");
+    let spread_of =
+        |id: &str, f: &dyn Fn(&CaseResult) -> Option<f64>, fmt: &dyn Fn(f64) -> String| {
+            let cells = runs.map(|r| {
+                let vals: Vec<f64> = r
+                    .as_ref()
+                    .map(|r| {
+                        r.cases
+                            .iter()
+                            .filter(|c| c.case == id && c.failed.is_none())
+                            .filter_map(f)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match (
+                    vals.iter().copied().reduce(f64::min),
+                    vals.iter().copied().reduce(f64::max),
+                ) {
+                    (Some(lo), Some(hi)) => format!("{}–{} (n={})", fmt(lo), fmt(hi), vals.len()),
+                    _ => "–".to_owned(),
+                }
+            });
+            let [a, b, c] = cells;
+            (a, b, c)
+        };
+    let num0 = |v: f64| format!("{v:.0}");
+    let num1 = |v: f64| format!("{v:.1}");
+    let lines: Vec<(String, (String, String, String))> = vec![
+        (
+            format!("{GROUP_JOIN} p50 ms"),
+            spread_of(GROUP_JOIN, &|c| c.p50_ms, &num1),
+        ),
+        (
+            "group commit c=1 /s".to_owned(),
+            spread_of("group commit c=1", &|c| Some(c.records_per_sec), &num0),
+        ),
+        (
+            "group commit c=4 /s".to_owned(),
+            spread_of("group commit c=4", &|c| Some(c.records_per_sec), &num0),
+        ),
+        (
+            format!("{AUTH_PLAIN} MB/s"),
+            spread_of(AUTH_PLAIN, &|c| Some(c.mb_per_sec), &num0),
+        ),
+        (
+            format!("{AUTH_SASL} MB/s"),
+            spread_of(AUTH_SASL, &|c| Some(c.mb_per_sec), &num0),
+        ),
+        (
+            format!("{AUTH_LOGINS} /s"),
+            spread_of(AUTH_LOGINS, &|c| Some(c.records_per_sec), &num0),
+        ),
+    ];
+    for (name, (a, b, c)) in lines {
+        println!("| {name} | {a} | {b} | {c} |");
+    }
 }

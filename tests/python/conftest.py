@@ -219,7 +219,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when != "call" or not rep.failed:
         return
-    for name in ("broker",):
+    for name in ("broker", "auth_broker"):
         b = item.funcargs.get(name)
         if isinstance(b, Broker):
             rep.sections.append(("schloss broker log (tail)", b.log_tail()))

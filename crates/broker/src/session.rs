@@ -18,6 +18,10 @@ pub struct Session {
     pub(crate) principal: Principal,
     pub(crate) namespace: Namespace,
     pub(crate) listener: ListenerInfo,
+    /// The client id of the latest request (Kafka reports it for group members).
+    pub(crate) client_id: String,
+    /// The peer address as Kafka prints it (`/127.0.0.1`), for group member descriptions.
+    pub(crate) client_host: String,
 }
 
 impl Session {
@@ -33,6 +37,21 @@ impl Session {
             principal,
             namespace,
             listener,
+            client_id: String::new(),
+            client_host: String::new(),
+        }
+    }
+
+    /// The peer's address, recorded for group member descriptions.
+    pub fn with_peer(mut self, ip: std::net::IpAddr) -> Self {
+        self.client_host = format!("/{ip}");
+        self
+    }
+
+    /// Records the client id of the request being handled.
+    pub fn set_client_id(&mut self, client_id: &str) {
+        if self.client_id != client_id {
+            self.client_id = client_id.to_owned();
         }
     }
 

@@ -153,9 +153,9 @@ pub async fn authenticate(
         }
         Ok(Round::Done(final_bytes, authenticated)) => {
             let lifetime = i64::try_from(ctx.max_reauth_ms).unwrap_or(i64::MAX);
-            match admit(authenticated, reauth, ctx) {
+            match admit(authenticated, reauth, ctx, peer) {
                 Ok(next) => {
-                    sasl.brake.succeeded(peer.ip());
+                    sasl.brake.succeeded(peer.ip(), &login_of(&next));
                     *state = next;
                     Ok(Step::send(respond(None, final_bytes, lifetime)?))
                 }
@@ -171,7 +171,7 @@ pub async fn authenticate(
         }
         Err(e) => {
             let message = failure_message(&e, mechanism, peer);
-            tokio::time::sleep(sasl.brake.failed(peer.ip())).await;
+            tokio::time::sleep(sasl.brake.failed(peer.ip(), attempted(&e))).await;
             Ok(Step::send_and_close(respond(
                 Some((ResponseError::SaslAuthenticationFailed, message)),
                 Vec::new(),
@@ -217,17 +217,19 @@ pub async fn raw_token(
             };
             Ok(Step::send(bare(&challenge)))
         }
-        Ok(Round::Done(final_bytes, authenticated)) => match admit(authenticated, None, ctx) {
-            Ok(next) => {
-                sasl.brake.succeeded(peer.ip());
-                *state = next;
-                Ok(Step::send(bare(&final_bytes)))
+        Ok(Round::Done(final_bytes, authenticated)) => {
+            match admit(authenticated, None, ctx, peer) {
+                Ok(next) => {
+                    sasl.brake.succeeded(peer.ip(), &login_of(&next));
+                    *state = next;
+                    Ok(Step::send(bare(&final_bytes)))
+                }
+                Err(_) => Err(CloseReason::AuthenticationFailed),
             }
-            Err(_) => Err(CloseReason::AuthenticationFailed),
-        },
+        }
         Err(e) => {
             failure_message(&e, mechanism, peer);
-            tokio::time::sleep(sasl.brake.failed(peer.ip())).await;
+            tokio::time::sleep(sasl.brake.failed(peer.ip(), attempted(&e))).await;
             Err(CloseReason::AuthenticationFailed)
         }
     }
@@ -254,12 +256,13 @@ fn admit(
     authenticated: Authenticated,
     reauth: Option<Box<Ready>>,
     ctx: &ConnectionContext,
+    peer: SocketAddr,
 ) -> Result<ConnState, &'static str> {
     let expires_at = (ctx.max_reauth_ms > 0)
         .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ctx.max_reauth_ms));
     match reauth {
         None => Ok(ConnState::ready(
-            Session::new(authenticated, ctx.listener.clone()),
+            Session::new(authenticated, ctx.listener.clone()).with_peer(peer.ip()),
             expires_at,
         )),
         Some(mut ready) => {
@@ -269,5 +272,24 @@ fn admit(
             ready.expires_at = expires_at;
             Ok(ConnState::Ready(ready))
         }
+    }
+}
+
+/// `tenant/user` of the session a successful login opened.
+fn login_of(state: &ConnState) -> String {
+    match state {
+        ConnState::Ready(ready) => {
+            let p = ready.session.principal();
+            format!("{}/{}", p.tenant, p.name)
+        }
+        _ => String::new(),
+    }
+}
+
+/// The login a failed attempt claimed, for the failure brake.
+fn attempted(e: &StepError) -> &str {
+    match e {
+        StepError::Rejected(auth) => auth.attempted_login().unwrap_or_default(),
+        StepError::Internal(_) => "",
     }
 }

@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use std::path::Path;
 
@@ -29,10 +29,12 @@ pub fn write_dev_certs(dir: &Path) -> anyhow::Result<()> {
 
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "schloss dev CA");
+    // `CertificateParams::new` starts with a placeholder CN; every name here is set in full.
+    ca.distinguished_name = DistinguishedName::new();
     ca.distinguished_name
         .push(DnType::OrganizationName, "schloss-dev");
+    ca.distinguished_name
+        .push(DnType::CommonName, "schloss dev CA");
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -42,6 +44,7 @@ pub fn write_dev_certs(dir: &Path) -> anyhow::Result<()> {
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let mut server = CertificateParams::new(vec!["localhost".to_owned()])?;
+    server.distinguished_name = DistinguishedName::new();
     server
         .subject_alt_names
         .push(SanType::IpAddress("127.0.0.1".parse()?));
@@ -53,15 +56,18 @@ pub fn write_dev_certs(dir: &Path) -> anyhow::Result<()> {
     let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key)?;
 
     let mut client = CertificateParams::new(Vec::<String>::new())?;
+    client.distinguished_name = DistinguishedName::new();
+    // Most significant RDN first in the certificate, so the RFC 2253 form (which Java and
+    // the mapping rules use) reads `CN=dev-client,OU=clients,O=schloss-dev`.
     client
         .distinguished_name
-        .push(DnType::CommonName, "dev-client");
+        .push(DnType::OrganizationName, "schloss-dev");
     client
         .distinguished_name
         .push(DnType::OrganizationalUnitName, "clients");
     client
         .distinguished_name
-        .push(DnType::OrganizationName, "schloss-dev");
+        .push(DnType::CommonName, "dev-client");
     client
         .subject_alt_names
         .push(SanType::URI(DEV_CLIENT_SPIFFE.try_into()?));

@@ -111,6 +111,7 @@ pub async fn serve<S>(
     initial: ConnState,
     ctx: Arc<ConnectionContext>,
     peer: SocketAddr,
+    auth_deadline: tokio::time::Instant,
 ) -> Result<(), CloseReason>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
@@ -120,7 +121,6 @@ where
     let writer_task = tokio::spawn(write_responses(writer, rx));
     let mut state = initial;
     let mut buf = BytesMut::new();
-    let auth_deadline = tokio::time::Instant::now() + ctx.authentication_timeout;
     let result = loop {
         let limit = state.max_frame_bytes(ctx.max_request_bytes);
         let next = if state.is_authenticated() {
@@ -239,6 +239,9 @@ async fn process(
     let ConnState::Ready(ready) = state else {
         return Err(CloseReason::NotAuthenticated(api));
     };
+    ready
+        .session
+        .set_client_id(header.client_id.as_deref().unwrap_or_default());
     if ready
         .expires_at
         .is_some_and(|at| tokio::time::Instant::now() >= at)

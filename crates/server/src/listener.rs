@@ -82,24 +82,25 @@ async fn serve_one(
     runtime: &ListenerRuntime,
 ) -> Result<(), connection::CloseReason> {
     let ctx = runtime.ctx.clone();
+    // One deadline from accept for the whole of authentication: TLS handshake and SASL.
+    let deadline = tokio::time::Instant::now() + ctx.authentication_timeout;
     let anonymous = || {
         ConnState::ready(
             Session::new(
                 Authenticated::anonymous(tenant.clone()),
                 ctx.listener.clone(),
-            ),
+            )
+            .with_peer(peer.ip()),
             None,
         )
     };
     match (&runtime.tls, protocol) {
         (None, SecurityProtocol::Plaintext) => {
-            connection::serve(stream, anonymous(), ctx, peer).await
+            connection::serve(stream, anonymous(), ctx, peer, deadline).await
         }
-        (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer).await,
+        (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer, deadline).await,
         (Some(tls), _) => {
-            let handshake =
-                tokio::time::timeout(ctx.authentication_timeout, tls.acceptor().accept(stream))
-                    .await;
+            let handshake = tokio::time::timeout_at(deadline, tls.acceptor().accept(stream)).await;
             let stream = match handshake {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -125,7 +126,10 @@ async fn serve_one(
                     (Some(der), Some(mapper)) => match mapper.map_certificate(&der) {
                         Ok(auth) => {
                             tracing::debug!(%peer, principal = %auth.principal().name, tenant = %auth.tenant(), "client certificate mapped");
-                            ConnState::ready(Session::new(auth, ctx.listener.clone()), None)
+                            ConnState::ready(
+                                Session::new(auth, ctx.listener.clone()).with_peer(peer.ip()),
+                                None,
+                            )
                         }
                         Err(e) => {
                             tracing::info!(%peer, reason = %e.reason(), "client certificate refused");
@@ -137,7 +141,7 @@ async fn serve_one(
                     _ => anonymous(),
                 }
             };
-            connection::serve(stream, initial, ctx, peer).await
+            connection::serve(stream, initial, ctx, peer, deadline).await
         }
     }
 }

@@ -42,7 +42,7 @@ enum Command {
     /// Manage SASL users in the credential file (picked up by a running broker within a second).
     Users {
         /// The credential file (`auth.credentials_file` of the broker's config).
-        #[arg(long, short, default_value = "users.toml")]
+        #[arg(long, short, global = true, default_value = "users.toml")]
         file: PathBuf,
         #[command(subcommand)]
         action: UsersAction,

@@ -77,11 +77,12 @@ impl SaslStep {
     }
 }
 
-/// Slows repeated authentication failures from one address: each consecutive failure doubles
-/// the delay before the failure is answered, from 100 ms up to 5 s; a minute without failures
-/// forgets the address.
+/// Slows repeated authentication failures for one login from one address: each consecutive
+/// failure doubles the delay before the failure is answered, from 100 ms up to 5 s; a minute
+/// without failures forgets it. Counting per (address, login) means a valid login of one
+/// account cannot be used to reset the count of guesses against another.
 pub struct FailureBrake {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<(IpAddr, String), (u32, Instant)>>,
 }
 
 const BRAKE_BASE: Duration = Duration::from_millis(100);
@@ -97,14 +98,15 @@ impl FailureBrake {
         }
     }
 
-    /// Records a failure and returns how long to wait before answering it.
-    pub fn failed(&self, ip: IpAddr) -> Duration {
+    /// Records a failure and returns how long to wait before answering it. `login` is what the
+    /// client claimed (empty if the message did not get that far).
+    pub fn failed(&self, ip: IpAddr, login: &str) -> Duration {
         let now = Instant::now();
         let mut map = self.failures.lock();
         if map.len() >= BRAKE_CAPACITY {
             map.retain(|_, (_, last)| now.duration_since(*last) < BRAKE_MEMORY);
         }
-        let entry = map.entry(ip).or_insert((0, now));
+        let entry = map.entry((ip, login.to_owned())).or_insert((0, now));
         if now.duration_since(entry.1) >= BRAKE_MEMORY {
             entry.0 = 0;
         }
@@ -114,8 +116,8 @@ impl FailureBrake {
         BRAKE_BASE.saturating_mul(1 << exponent).min(BRAKE_MAX)
     }
 
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.failures.lock().remove(&ip);
+    pub fn succeeded(&self, ip: IpAddr, login: &str) {
+        self.failures.lock().remove(&(ip, login.to_owned()));
     }
 }
 
@@ -133,14 +135,17 @@ mod tests {
     fn repeated_failures_back_off_and_success_resets() {
         let brake = FailureBrake::new();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(brake.failed(ip), Duration::from_millis(100));
-        assert_eq!(brake.failed(ip), Duration::from_millis(200));
-        assert_eq!(brake.failed(ip), Duration::from_millis(400));
+        assert_eq!(brake.failed(ip, "acme/alice"), Duration::from_millis(100));
+        assert_eq!(brake.failed(ip, "acme/alice"), Duration::from_millis(200));
+        assert_eq!(brake.failed(ip, "acme/alice"), Duration::from_millis(400));
         for _ in 0..10 {
-            brake.failed(ip);
+            brake.failed(ip, "acme/alice");
         }
-        assert_eq!(brake.failed(ip), BRAKE_MAX);
-        brake.succeeded(ip);
-        assert_eq!(brake.failed(ip), Duration::from_millis(100));
+        assert_eq!(brake.failed(ip, "acme/alice"), BRAKE_MAX);
+        // Another account's success does not reset the guesses against alice.
+        brake.succeeded(ip, "acme/bob");
+        assert_eq!(brake.failed(ip, "acme/alice"), BRAKE_MAX);
+        brake.succeeded(ip, "acme/alice");
+        assert_eq!(brake.failed(ip, "acme/alice"), Duration::from_millis(100));
     }
 }

@@ -54,6 +54,18 @@ impl OffsetStore {
         self.by_group.get(group).into_iter().flatten()
     }
 
+    /// Every (group, partition) holding an offset for `topic`.
+    pub fn of_topic(&self, topic: &str) -> Vec<(String, i32)> {
+        self.by_group
+            .iter()
+            .flat_map(|(group, m)| {
+                m.keys()
+                    .filter(|(t, _)| t == topic)
+                    .map(move |(_, p)| (group.clone(), *p))
+            })
+            .collect()
+    }
+
     /// Drops a group's offsets and says which they were.
     pub fn remove_group(&mut self, group: &str) -> Vec<(String, i32)> {
         self.by_group
@@ -282,6 +294,21 @@ impl Coordinator {
             results.push((topic, out));
         }
         Ok(results)
+    }
+
+    /// A topic was deleted: its committed offsets go too (Kafka's `onPartitionsDeleted`), so a
+    /// topic re-created under the same name does not resume at stale positions.
+    pub fn delete_topic_offsets(&mut self, now: u64, topic: &str) {
+        let (_, offsets, ctx) = parts!(self, now);
+        for (group, partition) in offsets.of_topic(topic) {
+            offsets.apply(&group, topic.to_owned(), partition, None);
+            ctx.out.records.push(GroupRecord::Offset {
+                group,
+                topic: topic.to_owned(),
+                partition,
+                value: None,
+            });
+        }
     }
 
     /// Kafka's `cleanupGroupMetadata`: drops expired offsets, then empty groups that have none.

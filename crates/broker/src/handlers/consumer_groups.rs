@@ -46,8 +46,8 @@ pub async fn heartbeat(
                 .map(|t| (t.topic_id, t.partitions.clone()))
                 .collect()
         }),
-        client_id: String::new(),
-        client_host: String::new(),
+        client_id: session.client_id.clone(),
+        client_host: session.client_host.clone(),
         version,
     };
     let result = broker

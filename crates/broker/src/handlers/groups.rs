@@ -161,8 +161,8 @@ pub fn join(broker: &Broker, session: &Session, version: i16, r: JoinGroupReques
         } else {
             r.rebalance_timeout_ms
         },
-        client_id: String::new(),
-        client_host: String::new(),
+        client_id: session.client_id.clone(),
+        client_host: session.client_host.clone(),
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };

@@ -266,6 +266,15 @@ async fn delete_topic(broker: &Broker, topic: &TopicMeta) -> Result<(), Response
     if !committed.1 {
         return Err(ResponseError::UnknownTopicOrPartition);
     }
+    let name = topic.name.clone();
+    if broker
+        .groups
+        .run(move |c, now, _| c.delete_topic_offsets(now, &name))
+        .await
+        .is_none()
+    {
+        tracing::error!(topic = %topic.name, "committed offsets of the deleted topic could not be removed");
+    }
     let registry = broker.partitions.clone();
     blocking(move || registry.remove_topic(&id))
         .await?
