@@ -341,8 +341,11 @@ fn call(s: &mut Tls, key: i16, version: i16, corr: i32, body: &[u8]) -> Result<V
     }
     let mut resp = vec![0u8; n as usize];
     s.read_exact(&mut resp)?;
-    let got = resp.get(..4).map(|b| [b[0], b[1], b[2], b[3]]);
-    if got.map(i32::from_be_bytes) != Some(corr) {
+    let got = resp
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_be_bytes);
+    if got != Some(corr) {
         bail!("correlation id mismatch");
     }
     Ok(resp.split_off(4))
