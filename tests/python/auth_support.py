@@ -14,15 +14,11 @@ and ``acme/bob`` (every mechanism).
 
 from __future__ import annotations
 
-import os
-import queue
 import subprocess
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import READY_RE, START_TIMEOUT_S, Broker, _toml_str, schloss_bin
+from conftest import Broker, _toml_str, launch, schloss_bin
 
 MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 SASL_LISTENERS = ["SASL_SSL", "SASL_PLAINTEXT"]
@@ -120,50 +116,10 @@ tenant = "default"
 ca = "certs/ca.pem"
 principal_mapping_rules = '{RULES}'
 """
-    cfg_path = workdir / "schloss.toml"
-    cfg_path.write_text(config)
-    log_path = workdir / "broker.log"
-    env = dict(os.environ)
-    env["RUST_LOG"] = rust_log
-    env["NO_COLOR"] = "1"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [str(schloss_bin()), "serve", "--config", str(cfg_path)],
-            cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=log_file, env=env)
-
-    lines: queue.Queue = queue.Queue()
-    captured: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace")
-            captured.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    pump_thread = threading.Thread(target=pump, daemon=True)
-    pump_thread.start()
-    listeners: dict[str, tuple[str, int]] = {}
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while len(listeners) < 3:
-        remaining = deadline - time.monotonic()
-        try:
-            line = lines.get(timeout=max(remaining, 0.01))
-        except queue.Empty:
-            line = None
-        if line is None:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            raise RuntimeError(f"schloss did not announce its listeners; log:\n"
-                               f"{log_path.read_text(errors='replace')[-4000:]}")
-        m = READY_RE.match(line)
-        if m:
-            listeners[m.group(1)] = (m.group(2), int(m.group(3)))
-    host, port = listeners["SASL_SSL"]
-    return AuthBroker(proc, workdir, host, port, log_path, captured, pump_thread, listeners)
+    launched = launch(workdir, config, ["SASL_SSL", "SASL_PLAINTEXT", "SSL"], rust_log=rust_log)
+    host, port = launched.listeners["SASL_SSL"]
+    return AuthBroker(launched.proc, workdir, host, port, launched.log_path, launched.captured,
+                      launched.pump_thread, launched.listeners)
 
 
 # --------------------------------------------------------------------------- client settings

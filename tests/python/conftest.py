@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import pytest
 
@@ -88,6 +88,103 @@ class Broker:
             self.proc.stdout.close()
 
 
+class Launched(NamedTuple):
+    """What :func:`launch` returns: the process, the announced listeners
+    (name -> (host, port)), the stderr log, the captured stdout lines and their pump thread."""
+
+    proc: subprocess.Popen
+    listeners: dict[str, tuple[str, int]]
+    log_path: Path
+    captured: list[str]
+    pump_thread: threading.Thread
+
+
+def launch(
+    workdir: Path,
+    config_text: str,
+    expected_listeners: int | Iterable[str],
+    rust_log: str | None = None,
+) -> Launched:
+    """The one place that starts a broker process: writes ``config_text`` to
+    ``workdir/schloss.toml``, runs ``schloss serve --config`` there (stderr to
+    ``workdir/broker.log``, stdout pumped by a daemon thread into a list) and waits until the
+    expected listeners announce themselves with ``schloss: listener NAME on HOST:PORT``.
+
+    ``expected_listeners`` is either the names to wait for or how many listeners (any names).
+    ``rust_log`` sets ``RUST_LOG``; without it the caller's ``RUST_LOG`` is kept (default
+    ``info``). On timeout or early exit the process is reaped and ``RuntimeError`` raised with
+    the log tail."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "schloss.toml"
+    cfg_path.write_text(config_text)
+    log_path = workdir / "broker.log"
+    env = dict(os.environ)
+    if rust_log is None:
+        env.setdefault("RUST_LOG", "info")
+    else:
+        env["RUST_LOG"] = rust_log
+    env["NO_COLOR"] = "1"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [str(schloss_bin()), "serve", "--config", str(cfg_path)],
+            cwd=str(workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            env=env,
+        )
+
+    lines: queue.Queue = queue.Queue()
+    captured: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace")
+            captured.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    pump_thread = threading.Thread(target=pump, daemon=True)
+    pump_thread.start()
+
+    if isinstance(expected_listeners, int):
+        count, names = expected_listeners, None
+    else:
+        names = set(expected_listeners)
+        count = len(names)
+
+    def complete(found: dict) -> bool:
+        return names <= set(found) if names is not None else len(found) >= count
+
+    found: dict[str, tuple[str, int]] = {}
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not complete(found):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            raise RuntimeError(
+                f"schloss did not announce its listener(s) within {START_TIMEOUT_S}s; "
+                f"log:\n{log_path.read_text(errors='replace')[-4000:]}"
+            )
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            rc = proc.wait()
+            raise RuntimeError(
+                f"schloss exited (rc={rc}) before announcing its listener(s); "
+                f"log:\n{log_path.read_text(errors='replace')[-4000:]}"
+            )
+        m = READY_RE.match(line)
+        if m:
+            found[m.group(1)] = (m.group(2), int(m.group(3)))
+    return Launched(proc, found, log_path, captured, pump_thread)
+
+
 def start_broker(
     workdir: Path,
     topic_defaults: dict[str, str] | None = None,
@@ -95,7 +192,6 @@ def start_broker(
     auto_create_topics: bool = True,
     retention_check_interval_ms: int = 300000,
 ) -> Broker:
-    workdir.mkdir(parents=True, exist_ok=True)
     data_dir = workdir / "data"
     defaults = "\n".join(
         f"{_toml_str(k)} = {_toml_str(v)}" for k, v in (topic_defaults or {}).items()
@@ -118,60 +214,10 @@ advertised = "127.0.0.1:0"
 security_protocol = "PLAINTEXT"
 tenant = "default"
 """
-    cfg_path = workdir / "schloss.toml"
-    cfg_path.write_text(config)
-    log_path = workdir / "broker.log"
-    log_file = open(log_path, "wb")
-    env = dict(os.environ)
-    env.setdefault("RUST_LOG", "info")
-    env["NO_COLOR"] = "1"
-    proc = subprocess.Popen(
-        [str(schloss_bin()), "serve", "--config", str(cfg_path)],
-        cwd=str(workdir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log_file,
-        env=env,
-    )
-    log_file.close()
-
-    lines: queue.Queue = queue.Queue()
-    captured: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace")
-            captured.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    pump_thread = threading.Thread(target=pump, daemon=True)
-    pump_thread.start()
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(
-                f"schloss did not announce its listener within {START_TIMEOUT_S}s; "
-                f"log:\n{log_path.read_text(errors='replace')[-4000:]}"
-            )
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if line is None:
-            rc = proc.wait()
-            raise RuntimeError(
-                f"schloss exited (rc={rc}) before announcing its listener; "
-                f"log:\n{log_path.read_text(errors='replace')[-4000:]}"
-            )
-        m = READY_RE.match(line)
-        if m and m.group(1) == "PLAINTEXT":
-            return Broker(proc, workdir, m.group(2), int(m.group(3)), log_path, captured, pump_thread)
+    launched = launch(workdir, config, ["PLAINTEXT"])
+    host, port = launched.listeners["PLAINTEXT"]
+    return Broker(launched.proc, workdir, host, port, launched.log_path, launched.captured,
+                  launched.pump_thread)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ topic and group names.
 from __future__ import annotations
 
 import contextlib
-import os
-import queue
 import socket
 import subprocess
 import threading
@@ -24,12 +22,10 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import (
-    READY_RE,
-    START_TIMEOUT_S,
     Broker,
     _toml_str,
     have_kcat,
-    schloss_bin,
+    launch,
     wait_until,
 )
 
@@ -82,7 +78,6 @@ def start_group_broker(workdir: Path, groups: dict[str, int], num_partitions: in
     optionally, more PLAINTEXT listeners, each for its own tenant (name -> tenant). Those are
     returned in the broker's ``listeners`` attribute as :class:`Endpoint`. ``port`` fixes the
     main listener's port (for a restart that live clients must find again)."""
-    workdir.mkdir(parents=True, exist_ok=True)
     groups_toml = "\n".join(f"{k} = {int(v)}" for k, v in groups.items())
     extra = "".join(f"""
 [[listeners]]
@@ -110,54 +105,14 @@ advertised = "127.0.0.1:{port}"
 security_protocol = "PLAINTEXT"
 tenant = "default"
 {extra}"""
-    cfg_path = workdir / "schloss.toml"
-    cfg_path.write_text(config)
-    log_path = workdir / "broker.log"
-    env = dict(os.environ)
-    env.setdefault("RUST_LOG", "info")
-    env["NO_COLOR"] = "1"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [str(schloss_bin()), "serve", "--config", str(cfg_path)],
-            cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=log_file, env=env,
-        )
-    lines: queue.Queue = queue.Queue()
-    captured: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace")
-            captured.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    pump_thread = threading.Thread(target=pump, daemon=True)
-    pump_thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    waiting = {"PLAINTEXT", *(tenant_listeners or {})}
-    found: dict[str, Endpoint] = {}
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"schloss did not announce its listener; log:\n"
-                               f"{log_path.read_text(errors='replace')[-4000:]}")
-        if line is None:
-            rc = proc.wait()
-            raise RuntimeError(f"schloss exited (rc={rc}) before announcing its listener; log:\n"
-                               f"{log_path.read_text(errors='replace')[-4000:]}")
-        m = READY_RE.match(line)
-        if m and m.group(1) in waiting:
-            found[m.group(1)] = Endpoint(m.group(2), int(m.group(3)))
-        if set(found) == waiting:
-            main = found.pop("PLAINTEXT")
-            b = Broker(proc, workdir, main.host, main.port, log_path, captured, pump_thread)
-            b.listeners = found
-            return b
+    launched = launch(workdir, config, ["PLAINTEXT", *(tenant_listeners or {})])
+    found = {name: Endpoint(*addr) for name, addr in launched.listeners.items()}
+    main = found.pop("PLAINTEXT")
+    b = Broker(proc=launched.proc, workdir=workdir, host=main.host, port=main.port,
+               log_path=launched.log_path, _stdout_lines=launched.captured,
+               _pump=launched.pump_thread)
+    b.listeners = found
+    return b
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -231,18 +223,15 @@ class AuthSaslTest {
      * {@code acme/bob}.
      */
     static final class AuthBroker implements AutoCloseable {
-        private static final Pattern READY = Pattern.compile("^schloss: listener (\\S+) on (\\S+)\\s*$");
         private static final String RULES = "SAN:URI:^spiffe:\\/\\/([a-z0-9-]+)\\/ns\\/[^\\/]+\\/sa\\/(.+)$/$2/$1/,"
                 + "RULE:^CN=([^,]+),.*$/$1/,DEFAULT";
 
-        private final Process process;
+        private final SchlossBroker broker;
         private final Path dir;
-        private final Map<String, String> listeners;
 
-        private AuthBroker(Process process, Path dir, Map<String, String> listeners) {
-            this.process = process;
-            this.dir = dir;
-            this.listeners = listeners;
+        private AuthBroker(SchlossBroker broker) {
+            this.broker = broker;
+            this.dir = broker.dir();
         }
 
         static AuthBroker start(long reauthMs) throws Exception {
@@ -260,41 +249,8 @@ class AuthSaslTest {
                     + listener("SASL_PLAINTEXT") + mechanisms
                     + listener("SSL") + tls + "client_auth = \"required\"\nca = \"certs/ca.pem\"\n"
                     + "principal_mapping_rules = '" + RULES + "'\n";
-            Path cfg = dir.resolve("schloss.toml");
-            Files.writeString(cfg, config);
-            ProcessBuilder pb = new ProcessBuilder(SchlossBroker.binary().toString(), "serve", "--config",
-                    cfg.toString())
-                    .directory(dir.toFile())
-                    .redirectError(dir.resolve("broker.log").toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            pb.environment().put("RUST_LOG", "info,schloss=debug");
-            pb.environment().put("NO_COLOR", "1");
-            Process p = pb.start();
-            Map<String, String> listeners = new ConcurrentHashMap<>();
-            CountDownLatch ready = new CountDownLatch(3);
-            Thread pump = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(
-                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        Matcher m = READY.matcher(line);
-                        if (m.matches()) {
-                            listeners.put(m.group(1), m.group(2));
-                            ready.countDown();
-                        }
-                    }
-                } catch (IOException ignored) {
-                    // process gone
-                }
-            }, "schloss-auth-stdout");
-            pump.setDaemon(true);
-            pump.start();
-            if (!ready.await(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("schloss did not start; log:\n"
-                        + Files.readString(dir.resolve("broker.log")));
-            }
-            return new AuthBroker(p, dir, listeners);
+            return new AuthBroker(SchlossBroker.start(dir, config,
+                    List.of("SASL_SSL", "SASL_PLAINTEXT", "SSL"), "info,schloss=debug"));
         }
 
         private static String listener(String name) {
@@ -319,7 +275,7 @@ class AuthSaslTest {
         }
 
         String bootstrap(String listener) {
-            return listeners.get(listener);
+            return broker.bootstrapOf(listener);
         }
 
         /** Client settings for a SASL listener (the truststore is the dev CA, as PEM). */
@@ -370,32 +326,16 @@ class AuthSaslTest {
         }
 
         String log() throws IOException {
-            return Files.readString(dir.resolve("broker.log"));
+            return broker.log();
         }
 
         String logTail(int lines) {
-            try {
-                List<String> all = Files.readAllLines(dir.resolve("broker.log"));
-                return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-            } catch (IOException e) {
-                return "<no broker log: " + e + ">";
-            }
+            return broker.logTail(lines);
         }
 
         @Override
         public void close() throws Exception {
-            if (process.isAlive()) {
-                process.destroy();
-                if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                    process.waitFor(10, TimeUnit.SECONDS);
-                }
-            }
-            if (System.getenv("SCHLOSS_KEEP_TMP") == null) {
-                try (Stream<Path> walk = Files.walk(dir)) {
-                    walk.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-                }
-            }
+            broker.close();
         }
     }
 }

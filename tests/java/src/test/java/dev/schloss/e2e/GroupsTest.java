@@ -7,9 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,15 +22,11 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -86,7 +79,7 @@ class GroupsTest {
             + "consumer_session_timeout_ms = 10000\n"
             + "consumer_heartbeat_interval_ms = 500\n";
 
-    private static GroupBroker broker;
+    private static SchlossBroker broker;
     private static Admin admin;
 
     @RegisterExtension
@@ -103,7 +96,7 @@ class GroupsTest {
 
     @BeforeAll
     static void startBroker() throws Exception {
-        broker = GroupBroker.start(GROUPS_TOML);
+        broker = startGroupBroker(GROUPS_TOML);
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrap());
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "e2e-java-groups-admin");
@@ -621,114 +614,22 @@ class GroupsTest {
 
     // ------------------------------------------------------------------ broker process
 
-    /** Like {@link SchlossBroker}, with a {@code [groups]} table in the config. */
-    static final class GroupBroker implements AutoCloseable {
-        private static final Pattern READY = Pattern.compile("^schloss: listener (\\S+) on (\\S+):(\\d+)\\s*$");
-
-        private final Process process;
-        private final Path workDir;
-        private final Path logFile;
-        private final String bootstrap;
-
-        private GroupBroker(Process process, Path workDir, Path logFile, String bootstrap) {
-            this.process = process;
-            this.workDir = workDir;
-            this.logFile = logFile;
-            this.bootstrap = bootstrap;
-        }
-
-        static GroupBroker start(String groupsToml) throws Exception {
-            Path dir = Files.createTempDirectory("schloss-java-groups-");
-            String config = "[broker]\n"
-                    + "node_id = 1\n"
-                    + "data_dir = " + toml(dir.resolve("data").toString()) + "\n"
-                    + "num_partitions = 1\n"
-                    + "auto_create_topics = true\n"
-                    + "retention_check_interval_ms = 300000\n"
-                    + "\n[groups]\n" + groupsToml
-                    + "\n[[listeners]]\n"
-                    + "name = \"PLAINTEXT\"\n"
-                    + "address = \"127.0.0.1:0\"\n"
-                    + "advertised = \"127.0.0.1:0\"\n"
-                    + "security_protocol = \"PLAINTEXT\"\n"
-                    + "tenant = \"default\"\n";
-            Path cfg = dir.resolve("schloss.toml");
-            Files.writeString(cfg, config);
-            Path log = dir.resolve("broker.log");
-            ProcessBuilder pb = new ProcessBuilder(SchlossBroker.binary().toString(), "serve", "--config",
-                    cfg.toString())
-                    .directory(dir.toFile())
-                    .redirectError(log.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            pb.environment().putIfAbsent("RUST_LOG", "info");
-            pb.environment().put("NO_COLOR", "1");
-            Process p = pb.start();
-            CompletableFuture<String> ready = new CompletableFuture<>();
-            Thread pump = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(
-                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        Matcher m = READY.matcher(line);
-                        if (m.matches() && m.group(1).equals("PLAINTEXT")) {
-                            ready.complete(m.group(2) + ":" + m.group(3));
-                        }
-                    }
-                } catch (IOException ignored) {
-                    // process gone
-                }
-                ready.completeExceptionally(new IllegalStateException("schloss stdout closed before ready"));
-            }, "schloss-groups-stdout");
-            pump.setDaemon(true);
-            pump.start();
-            try {
-                return new GroupBroker(p, dir, log, ready.get(60, TimeUnit.SECONDS));
-            } catch (Exception e) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-                throw new IllegalStateException("schloss did not become ready; log:\n" + tail(log, 60), e);
-            }
-        }
-
-        private static String toml(String s) {
-            return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
-        }
-
-        String bootstrap() {
-            return bootstrap;
-        }
-
-        boolean alive() {
-            return process.isAlive();
-        }
-
-        String logTail(int lines) {
-            return tail(logFile, lines);
-        }
-
-        private static String tail(Path file, int lines) {
-            try {
-                List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
-                return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-            } catch (IOException e) {
-                return "<no broker log: " + e + ">";
-            }
-        }
-
-        @Override
-        public void close() throws Exception {
-            if (process.isAlive()) {
-                process.destroy();
-                if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                    process.waitFor(10, TimeUnit.SECONDS);
-                }
-            }
-            if (System.getenv("SCHLOSS_KEEP_TMP") == null) {
-                try (Stream<Path> walk = Files.walk(workDir)) {
-                    walk.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-                }
-            }
-        }
+    /** A {@link SchlossBroker} with a {@code [groups]} table in the config. */
+    static SchlossBroker startGroupBroker(String groupsToml) throws Exception {
+        Path dir = Files.createTempDirectory("schloss-java-groups-");
+        String config = "[broker]\n"
+                + "node_id = 1\n"
+                + "data_dir = " + SchlossBroker.toml(dir.resolve("data").toString()) + "\n"
+                + "num_partitions = 1\n"
+                + "auto_create_topics = true\n"
+                + "retention_check_interval_ms = 300000\n"
+                + "\n[groups]\n" + groupsToml
+                + "\n[[listeners]]\n"
+                + "name = \"PLAINTEXT\"\n"
+                + "address = \"127.0.0.1:0\"\n"
+                + "advertised = \"127.0.0.1:0\"\n"
+                + "security_protocol = \"PLAINTEXT\"\n"
+                + "tenant = \"default\"\n";
+        return SchlossBroker.start(dir, config, List.of("PLAINTEXT"), null);
     }
 }
