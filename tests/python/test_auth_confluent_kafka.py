@@ -61,7 +61,7 @@ def test_sasl_round_trip(auth_broker, listener, mechanism):
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 @pytest.mark.parametrize("who", ["wrong-password", "unknown-user"])
 def test_bad_credentials_raise_an_authentication_error(auth_broker, who, mechanism):
-    user, password = (ALICE[0], "not-the-password") if who == "wrong-password" else ("default/nobody", ALICE[1])
+    user, password = (ALICE[0], "not-the-password") if who == "wrong-password" else (f"default/nobody-{uuid.uuid4().hex[:8]}", ALICE[1])
     listener = "SASL_SSL" if who == "wrong-password" else "SASL_PLAINTEXT"
     reset_brake(auth_broker)
     errors: list = []

@@ -83,7 +83,7 @@ def test_bad_credentials_fail_in_bounded_time(auth_broker, caplog, who, mechanis
     SASL_AUTHENTICATION_FAILED response, followed by the close (as Apache Kafka does too), is
     lost. The raw and librdkafka suites check the response itself.
     """
-    user, password = (ALICE[0], "not-the-password") if who == "wrong-password" else ("default/nobody", ALICE[1])
+    user, password = (ALICE[0], "not-the-password") if who == "wrong-password" else (f"default/nobody-{uuid.uuid4().hex[:8]}", ALICE[1])
     listener = "SASL_SSL" if who == "wrong-password" else "SASL_PLAINTEXT"
     reset_brake(auth_broker)
     failures_before = auth_broker.log().count(f'mechanism="{mechanism}" login="{user}"')
