@@ -16,6 +16,14 @@ use schloss_model::TopicId;
 /// The most memory an array decoder reserves before its elements have been read.
 const MAX_PREALLOC_BYTES: usize = 64 * 1024;
 
+/// Decoded array elements may take this many times the input's size, plus
+/// [`MIN_DECODE_BUDGET`]. A struct decoded from a few bytes can be a hundred bytes in memory, so
+/// without a budget a frame of tiny elements could decode to ~50x its size; legitimate
+/// requests stay far below (their bulk is record data and names, shared zero-copy with the frame).
+pub const DECODE_AMPLIFICATION: usize = 8;
+/// The budget every input gets regardless of its size.
+pub const MIN_DECODE_BUDGET: usize = 64 * 1024;
+
 /// Why a request (or header) could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -37,6 +45,9 @@ pub enum DecodeError {
     /// A tagged field number beyond `i32::MAX`.
     #[error("tagged field number {0} is out of range")]
     InvalidTag(u32),
+    /// The decoded elements would take more memory than the input's budget.
+    #[error("request decodes to more than {DECODE_AMPLIFICATION}x its size")]
+    OverBudget,
     /// The api key is known but this version is outside the range we decode.
     #[error("unsupported version {version} for api key {api_key}")]
     UnsupportedVersion { api_key: i16, version: i16 },
@@ -73,15 +84,38 @@ impl TaggedField {
     }
 }
 
-/// A cursor over untrusted bytes that never allocates more than it has checked.
-#[derive(Debug, Clone, Default)]
+/// A cursor over untrusted bytes that never allocates more than it has checked, and whose
+/// decoded arrays never take more than a fixed multiple of the input (see
+/// [`DECODE_AMPLIFICATION`]).
+#[derive(Debug, Clone)]
 pub struct Reader {
     buf: Bytes,
+    /// Bytes of decoded array elements still allowed.
+    budget: usize,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Self::new(Bytes::new())
+    }
 }
 
 impl Reader {
     pub fn new(buf: Bytes) -> Self {
-        Self { buf }
+        let budget = buf
+            .len()
+            .saturating_mul(DECODE_AMPLIFICATION)
+            .saturating_add(MIN_DECODE_BUDGET);
+        Self { buf, budget }
+    }
+
+    /// Charges `bytes` of decoded memory against the budget.
+    fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        self.budget = self
+            .budget
+            .checked_sub(bytes)
+            .ok_or(DecodeError::OverBudget)?;
+        Ok(())
     }
 
     /// Bytes not yet consumed.
@@ -257,6 +291,7 @@ impl Reader {
         let cap = count.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1));
         let mut items = Vec::with_capacity(cap);
         for _ in 0..count {
+            self.charge(std::mem::size_of::<T>())?;
             items.push(element(self)?);
         }
         Ok(Some(items))
@@ -302,6 +337,8 @@ impl Reader {
             let tag = i32::try_from(tag).map_err(|_| DecodeError::InvalidTag(tag))?;
             let size = self.unsigned_varint()?;
             let data = self.take(usize::try_from(size).unwrap_or(usize::MAX))?;
+            // A kept field ends up as a map entry: the field plus a share of a tree node.
+            self.charge(std::mem::size_of::<TaggedField>() + 32)?;
             fields.push(TaggedField { tag, data });
         }
         Ok(fields)
@@ -427,6 +464,30 @@ mod tests {
         assert_eq!(calls, 0);
         assert_eq!(reader(&[0]).nullable_array(true, Reader::i8), Ok(None));
         assert_eq!(reader(&[3, 4, 5]).array(true, Reader::i8), Ok(vec![4, 5]));
+    }
+
+    #[test]
+    fn decoded_arrays_stay_within_the_budget() {
+        // Compact array of 20,000 empty strings' worth of 1-byte elements decoding to
+        // 64-byte values: 20 KB of input may not become 1.28 MB of elements.
+        let n = 20_000usize;
+        let mut input = vec![];
+        let mut count = (n + 1) as u32;
+        while count >= 0x80 {
+            input.push((count as u8 & 0x7f) | 0x80);
+            count >>= 7;
+        }
+        input.push(count as u8);
+        input.extend(std::iter::repeat_n(0u8, n));
+        let err = Reader::new(Bytes::from(input.clone()))
+            .array(true, |r| r.i8().map(|_| [0u64; 8]))
+            .unwrap_err();
+        assert_eq!(err, DecodeError::OverBudget);
+        // The same input decoding to 8-byte values fits.
+        let ok = Reader::new(Bytes::from(input))
+            .array(true, |r| r.i8().map(i64::from))
+            .unwrap();
+        assert_eq!(ok.len(), n);
     }
 
     #[test]

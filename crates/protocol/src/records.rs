@@ -87,6 +87,32 @@ pub enum RecordError {
 /// decompresses with output capped at `max_uncompressed`, and parses exactly `records_count`
 /// records with nothing left over.
 pub fn decode_records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<Record>, RecordError> {
+    let mut records = Vec::new();
+    walk_records(batch, max_uncompressed, |record, capacity| {
+        if records.is_empty() {
+            records.reserve(capacity);
+        }
+        records.push(record);
+    })?;
+    Ok(records)
+}
+
+/// Checks a batch the way [`decode_records`] does without keeping the records: what the
+/// produce path runs on every compressed batch, so a batch whose payload does not decompress
+/// (within `max_uncompressed`) into exactly its declared records is refused before it is
+/// stored and served to consumers. Returns the number of records.
+pub fn check_records(batch: &[u8], max_uncompressed: usize) -> Result<usize, RecordError> {
+    let mut n = 0usize;
+    walk_records(batch, max_uncompressed, |_, _| n += 1)?;
+    Ok(n)
+}
+
+/// Calls `each` with every record of the batch and a capacity hint for the whole set.
+fn walk_records(
+    batch: &[u8],
+    max_uncompressed: usize,
+    mut each: impl FnMut(Record, usize),
+) -> Result<(), RecordError> {
     let (header, payload) = checked_batch(batch)?;
     let count = usize::try_from(header.records_count).map_err(|_| BatchError::RecordCount {
         count: header.records_count,
@@ -96,15 +122,15 @@ pub fn decode_records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<Recor
     let codec = header.compression()?;
     let data = Bytes::from(codec::decompress(codec, payload, max_uncompressed)?);
     let mut cursor = Cursor { data, pos: 0 };
-    // INVARIANT: capacity bounded by what the bytes present could hold.
-    let mut records = Vec::with_capacity(count.min(cursor.remaining() / MIN_RECORD_LEN));
+    // INVARIANT: the hint is bounded by what the bytes present could hold.
+    let capacity = count.min(cursor.remaining() / MIN_RECORD_LEN);
     for index in 0..count {
         let record =
             read_record(&mut cursor).map_err(|kind| RecordError::Malformed { index, kind })?;
-        records.push(record);
+        each(record, capacity);
     }
     match cursor.remaining() {
-        0 => Ok(records),
+        0 => Ok(()),
         left => Err(RecordError::TrailingBytes(left)),
     }
 }

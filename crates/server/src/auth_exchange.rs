@@ -4,6 +4,7 @@
 
 use crate::conn_state::{ConnState, Ready};
 use crate::connection::{encode, CloseReason, ConnectionContext, Step};
+use crate::limits::ConnectionSlot;
 use crate::sasl::{Round, SaslStep, StepError};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
@@ -84,6 +85,7 @@ pub async fn authenticate(
     state: &mut ConnState,
     ctx: &ConnectionContext,
     peer: SocketAddr,
+    slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let respond = |error: Option<(ResponseError, &str)>, bytes: Vec<u8>, lifetime: i64| {
         let mut response = SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(bytes));
@@ -153,14 +155,14 @@ pub async fn authenticate(
         }
         Ok(Round::Done(final_bytes, authenticated)) => {
             let lifetime = i64::try_from(ctx.max_reauth_ms).unwrap_or(i64::MAX);
-            match admit(authenticated, reauth, ctx, peer) {
+            match admit(authenticated, reauth, ctx, peer, slot) {
                 Ok(next) => {
                     sasl.brake.succeeded(peer.ip(), &login_of(&next));
                     *state = next;
                     Ok(Step::send(respond(None, final_bytes, lifetime)?))
                 }
                 Err(message) => {
-                    tracing::info!(%peer, mechanism = mechanism.name(), reason = message, "re-authentication refused");
+                    tracing::info!(%peer, mechanism = mechanism.name(), reason = message, "verified login refused");
                     Ok(Step::send_and_close(respond(
                         Some((ResponseError::SaslAuthenticationFailed, message)),
                         Vec::new(),
@@ -188,6 +190,7 @@ pub async fn raw_token(
     state: &mut ConnState,
     ctx: &ConnectionContext,
     peer: SocketAddr,
+    slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let ConnState::Sasl {
         step,
@@ -218,7 +221,7 @@ pub async fn raw_token(
             Ok(Step::send(bare(&challenge)))
         }
         Ok(Round::Done(final_bytes, authenticated)) => {
-            match admit(authenticated, None, ctx, peer) {
+            match admit(authenticated, None, ctx, peer, slot) {
                 Ok(next) => {
                     sasl.brake.succeeded(peer.ip(), &login_of(&next));
                     *state = next;
@@ -251,13 +254,18 @@ fn failure_message(e: &StepError, mechanism: SaslMechanism, peer: SocketAddr) ->
 }
 
 /// Turns a successful authentication into the next state. A re-authentication must prove the
-/// same principal the connection already has.
+/// same principal the connection already has; a first login charges the tenant's connection
+/// limit.
 fn admit(
     authenticated: Authenticated,
     reauth: Option<Box<Ready>>,
     ctx: &ConnectionContext,
     peer: SocketAddr,
+    slot: &ConnectionSlot,
 ) -> Result<ConnState, &'static str> {
+    if reauth.is_none() && slot.bind_tenant(authenticated.tenant()).is_err() {
+        return Err("Connection limit of the tenant reached");
+    }
     let expires_at = (ctx.max_reauth_ms > 0)
         .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ctx.max_reauth_ms));
     match reauth {

@@ -5,10 +5,12 @@
 //! responses may be outstanding. Authentication (SASL) happens here, in request order.
 
 use crate::conn_state::ConnState;
+use crate::limits::{ConnectionSlot, Refused};
 use crate::sasl::FailureBrake;
 use crate::{auth_exchange, credentials::CredentialSource};
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
+use parking_lot::Mutex;
 use schloss_auth::SaslMechanism;
 use schloss_broker::{Broker, ListenerInfo, Reply};
 use schloss_protocol::frame::{check_frame_len, FrameError};
@@ -17,13 +19,19 @@ use schloss_protocol::request::{decode_request, Request};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
-/// Responses that may be outstanding on one connection before we stop reading requests.
-pub const MAX_IN_FLIGHT: usize = 128;
+/// Default of `max_in_flight_requests_per_connection`: responses that may be owed on one
+/// connection before we stop reading its requests.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 128;
+/// Encoded responses a connection may hold unsent (a client that pipelines without reading);
+/// one larger response is still admitted alone.
+const MAX_UNSENT_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Read granularity: the buffer grows by at most this much before bytes arrive to fill it,
 /// so a client's claimed frame size never sizes an allocation by itself.
 const READ_CHUNK: usize = 64 * 1024;
@@ -55,6 +63,12 @@ pub enum CloseReason {
     SaslProtocol(&'static str),
     #[error("encoding a response failed: {0}")]
     Encode(String),
+    #[error("idle for connections.max.idle.ms ({0:?})")]
+    Idle(Duration),
+    #[error("a request frame did not arrive within the frame timeout ({0:?})")]
+    FrameTimeout(Duration),
+    #[error("connection refused: {0}")]
+    Refused(#[from] Refused),
 }
 
 pub type Later = Pin<Box<dyn Future<Output = Result<BytesMut, CloseReason>> + Send>>;
@@ -104,6 +118,14 @@ pub struct ConnectionContext {
     pub authentication_timeout: Duration,
     /// `connections.max.reauth.ms`; 0 = sessions do not expire.
     pub max_reauth_ms: u64,
+    /// `connections.max.idle.ms`.
+    pub idle_timeout: Duration,
+    /// How long one request frame may take to arrive once its first byte is here.
+    pub frame_timeout: Duration,
+    /// `max_in_flight_requests_per_connection`.
+    pub max_in_flight: usize,
+    /// `queued.max.request.bytes`, shared by every connection; `None` = unlimited.
+    pub request_memory: Option<Arc<Semaphore>>,
 }
 
 pub async fn serve<S>(
@@ -112,21 +134,30 @@ pub async fn serve<S>(
     ctx: Arc<ConnectionContext>,
     peer: SocketAddr,
     auth_deadline: tokio::time::Instant,
+    slot: ConnectionSlot,
 ) -> Result<(), CloseReason>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut reader, writer) = tokio::io::split(stream);
-    let (tx, rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT);
-    let writer_task = tokio::spawn(write_responses(writer, rx));
+    if let ConnState::Ready(ready) = &initial {
+        slot.bind_tenant(&ready.session.principal().tenant)?;
+    }
+    let (reader, writer) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel::<Queued>(ctx.max_in_flight.max(1));
+    let meter = Arc::new(Meter::new());
+    let writer_task = tokio::spawn(write_responses(writer, rx, meter.clone()));
+    let unsent = Arc::new(Semaphore::new(MAX_UNSENT_RESPONSE_BYTES));
+    let mut frames = FrameReader {
+        reader,
+        buf: BytesMut::new(),
+    };
     let mut state = initial;
-    let mut buf = BytesMut::new();
     let result = loop {
         let limit = state.max_frame_bytes(ctx.max_request_bytes);
         let next = if state.is_authenticated() {
-            next_frame(&mut reader, &mut buf, limit).await
+            frames.next_frame(limit, &ctx, &meter).await
         } else {
-            match tokio::time::timeout_at(auth_deadline, next_frame(&mut reader, &mut buf, limit))
+            match tokio::time::timeout_at(auth_deadline, frames.next_frame(limit, &ctx, &meter))
                 .await
             {
                 Ok(frame) => frame,
@@ -135,20 +166,48 @@ where
                 )),
             }
         };
-        let frame = match next {
+        let (frame, memory) = match next {
             Ok(Some(frame)) => frame,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
         let step = if state.expects_raw_token() {
-            auth_exchange::raw_token(frame, &mut state, &ctx, peer).await
+            auth_exchange::raw_token(frame, &mut state, &ctx, peer, &slot).await
         } else {
-            process(frame, &mut state, &ctx, peer).await
+            process(frame, &mut state, &ctx, peer, &slot).await
         };
         match step {
             Ok(Step { out, close }) => {
                 if let Some(out) = out {
-                    if tx.send(out).await.is_err() {
+                    let queued = match out {
+                        Outgoing::Now(bytes) => {
+                            drop(memory);
+                            // Bound what a client that does not read can make us hold.
+                            let want = bytes.len().clamp(1, MAX_UNSENT_RESPONSE_BYTES);
+                            let Ok(permit) = unsent
+                                .clone()
+                                .acquire_many_owned(u32::try_from(want).unwrap_or(u32::MAX))
+                                .await
+                            else {
+                                break Ok(());
+                            };
+                            Queued {
+                                out: Outgoing::Now(bytes),
+                                _unsent: Some(permit),
+                            }
+                        }
+                        // The request's bytes stay charged until its response is computed.
+                        Outgoing::Later(future) => Queued {
+                            out: Outgoing::Later(Box::pin(async move {
+                                let response = future.await;
+                                drop(memory);
+                                response
+                            })),
+                            _unsent: None,
+                        },
+                    };
+                    meter.queued();
+                    if tx.send(queued).await.is_err() {
                         break Ok(()); // the writer failed: the peer is gone
                     }
                 }
@@ -162,35 +221,150 @@ where
     // Let the writer finish the responses already owed, then close.
     drop(tx);
     let written = writer_task.await.unwrap_or(Ok(()));
+    drop(slot);
     result.and(written)
 }
 
-/// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
-async fn next_frame<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    limit: usize,
-) -> Result<Option<Bytes>, CloseReason> {
-    loop {
-        if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
-            let size = check_frame_len(i32::from_be_bytes(prefix), limit)?;
-            if buf.len() >= 4 + size {
-                buf.advance(4);
-                return Ok(Some(buf.split_to(size).freeze()));
-            }
-            let missing = 4 + size - buf.len();
-            buf.reserve(missing.min(READ_CHUNK));
-        } else {
-            buf.reserve(READ_CHUNK);
-        }
-        if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() {
-                Ok(None)
-            } else {
-                Err(CloseReason::Truncated)
-            };
+/// A response on its way to the writer, holding its share of the unsent-bytes budget.
+struct Queued {
+    out: Outgoing,
+    _unsent: Option<OwnedSemaphorePermit>,
+}
+
+/// What the reader needs to know about the writer: responses still owed (a connection that
+/// waits for a response is not idle) and when bytes last went out.
+struct Meter {
+    owed: AtomicUsize,
+    last_write: Mutex<Instant>,
+}
+
+impl Meter {
+    fn new() -> Self {
+        Self {
+            owed: AtomicUsize::new(0),
+            last_write: Mutex::new(Instant::now()),
         }
     }
+    fn queued(&self) {
+        self.owed.fetch_add(1, Ordering::AcqRel);
+    }
+    fn written(&self) {
+        *self.last_write.lock() = Instant::now();
+        self.owed.fetch_sub(1, Ordering::AcqRel);
+    }
+    /// When the connection counts as idle if nothing happens before: `idle` after the later
+    /// of `since` and the last write; `None` while a response is owed.
+    fn idle_deadline(&self, since: Instant, idle: Duration) -> Option<Instant> {
+        if self.owed.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(since.max(*self.last_write.lock()) + idle)
+    }
+}
+
+/// A request frame and the share of `queued.max.request.bytes` it holds.
+type Frame = (Bytes, Option<OwnedSemaphorePermit>);
+
+struct FrameReader<R> {
+    reader: R,
+    buf: BytesMut,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
+    ///
+    /// Between frames the connection may be silent for `connections.max.idle.ms` (not counting
+    /// time a response is owed); once a frame's first byte is here, all of it must arrive within
+    /// the frame timeout (not counting time spent waiting for request memory), so a client
+    /// trickling bytes cannot hold a connection and its buffer forever.
+    async fn next_frame(
+        &mut self,
+        limit: usize,
+        ctx: &ConnectionContext,
+        meter: &Meter,
+    ) -> Result<Option<Frame>, CloseReason> {
+        let buf = &mut self.buf;
+        let mut started = (!buf.is_empty()).then(Instant::now);
+        let mut memory: Option<Option<OwnedSemaphorePermit>> = None;
+        let since = Instant::now();
+        loop {
+            if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
+                let size = check_frame_len(i32::from_be_bytes(prefix), limit)?;
+                if memory.is_none() {
+                    let waited_from = Instant::now();
+                    memory = Some(reserve_request_memory(ctx, size).await?);
+                    if let Some(s) = started.as_mut() {
+                        *s += waited_from.elapsed();
+                    }
+                }
+                if buf.len() >= 4 + size {
+                    buf.advance(4);
+                    let body = buf.split_to(size).freeze();
+                    return Ok(Some((body, memory.flatten())));
+                }
+                let missing = 4 + size - buf.len();
+                buf.reserve(missing.min(READ_CHUNK));
+            } else {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = match started {
+                Some(at) => {
+                    let deadline = at + ctx.frame_timeout;
+                    tokio::time::timeout_at(deadline, self.reader.read_buf(buf))
+                        .await
+                        .map_err(|_| CloseReason::FrameTimeout(ctx.frame_timeout))??
+                }
+                None => loop {
+                    let deadline = meter
+                        .idle_deadline(since, ctx.idle_timeout)
+                        .unwrap_or_else(|| Instant::now() + ctx.idle_timeout);
+                    match tokio::time::timeout_at(deadline, self.reader.read_buf(buf)).await {
+                        Ok(read) => break read?,
+                        Err(_) => {
+                            if meter
+                                .idle_deadline(since, ctx.idle_timeout)
+                                .is_some_and(|d| d <= Instant::now())
+                            {
+                                return Err(CloseReason::Idle(ctx.idle_timeout));
+                            }
+                        }
+                    }
+                },
+            };
+            if read == 0 {
+                return if buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(CloseReason::Truncated)
+                };
+            }
+            started.get_or_insert_with(Instant::now);
+        }
+    }
+}
+
+/// Takes `size` bytes of `queued.max.request.bytes` for a frame before its body is read.
+/// While the pool is exhausted the connection simply stops reading (as Kafka mutes a channel
+/// when its memory pool is empty); TCP pushes back on the client.
+async fn reserve_request_memory(
+    ctx: &ConnectionContext,
+    size: usize,
+) -> Result<Option<OwnedSemaphorePermit>, CloseReason> {
+    let Some(pool) = &ctx.request_memory else {
+        return Ok(None);
+    };
+    let n = u32::try_from(size).map_err(|_| FrameError::TooLarge {
+        size,
+        limit: u32::MAX as usize,
+    })?;
+    if n == 0 {
+        return Ok(None);
+    }
+    pool.clone()
+        .acquire_many_owned(n)
+        .await
+        .map(Some)
+        .map_err(|_| CloseReason::Io(std::io::Error::other("request memory pool closed")))
 }
 
 async fn process(
@@ -198,6 +372,7 @@ async fn process(
     state: &mut ConnState,
     ctx: &ConnectionContext,
     peer: SocketAddr,
+    slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let header = parse_request_header(&mut frame)?;
     let api =
@@ -232,7 +407,8 @@ async fn process(
             return auth_exchange::handshake(r, version, correlation_id, state, ctx)
         }
         Request::SaslAuthenticate(r) => {
-            return auth_exchange::authenticate(r, version, correlation_id, state, ctx, peer).await
+            return auth_exchange::authenticate(r, version, correlation_id, state, ctx, peer, slot)
+                .await
         }
         _ => {}
     }
@@ -277,14 +453,16 @@ pub fn encode(
 
 async fn write_responses<W: AsyncWrite + Unpin>(
     mut writer: W,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: mpsc::Receiver<Queued>,
+    meter: Arc<Meter>,
 ) -> Result<(), CloseReason> {
-    while let Some(out) = rx.recv().await {
-        let bytes = match out {
+    while let Some(queued) = rx.recv().await {
+        let bytes = match queued.out {
             Outgoing::Now(b) => b,
             Outgoing::Later(f) => f.await?,
         };
         writer.write_all(&bytes).await?;
+        meter.written();
     }
     writer.shutdown().await.ok();
     Ok(())

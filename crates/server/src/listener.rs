@@ -1,22 +1,21 @@
-//! Accept loops: one per configured listener, each connection on its own task, bounded by a
-//! semaphore so a flood of connections cannot exhaust the process. TLS listeners complete the
-//! handshake (within the authentication timeout) before the connection task starts; on an
-//! SSL listener a verified client certificate becomes the principal.
+//! Accept loops: one per configured listener, each connection on its own task. Every accepted
+//! connection must first take a slot from the shared [`ConnectionRegistry`]
+//! (`max.connections`, `max.connections.per.ip`); a refused one is closed at once, before a
+//! byte is read. TLS listeners complete the handshake (within the authentication timeout)
+//! before the connection task starts; on an SSL listener a verified client certificate
+//! becomes the principal.
 
 use crate::config::{ListenerConfig, SecurityProtocol};
 use crate::conn_state::ConnState;
 use crate::connection::{self, ConnectionContext};
+use crate::limits::{ConnectionRegistry, ConnectionSlot, Refused};
 use crate::tls::ReloadableTls;
 use schloss_auth::{Authenticated, PrincipalMapper};
 use schloss_broker::Session;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-
-/// Connections served at once across a listener (Kafka's `max.connections` is unlimited by
-/// default; a bound keeps file descriptors and memory in check).
-pub const MAX_CONNECTIONS: usize = 10_000;
 
 pub struct BoundListener {
     pub config: ListenerConfig,
@@ -37,18 +36,16 @@ pub async fn bind(config: ListenerConfig) -> std::io::Result<BoundListener> {
 /// What the accept loop needs besides the socket.
 pub struct ListenerRuntime {
     pub ctx: Arc<ConnectionContext>,
+    /// Shared by every listener of the broker.
+    pub connections: Arc<ConnectionRegistry>,
     pub tls: Option<Arc<ReloadableTls>>,
     pub mapper: Option<Arc<PrincipalMapper>>,
 }
 
 pub async fn run(listener: BoundListener, runtime: ListenerRuntime) {
-    let limits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let runtime = Arc::new(runtime);
+    let mut refusals = RefusalLog::default();
     loop {
-        let permit = match limits.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => return,
-        };
         let (stream, peer) = match listener.socket.accept().await {
             Ok(s) => s,
             Err(e) => {
@@ -58,14 +55,21 @@ pub async fn run(listener: BoundListener, runtime: ListenerRuntime) {
                 continue;
             }
         };
+        let slot = match runtime.connections.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                refusals.note(peer, refused);
+                drop(stream);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let runtime = runtime.clone();
         let protocol = listener.config.protocol;
         let tenant = listener.config.tenant.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             tracing::debug!(%peer, "connection opened");
-            let outcome = serve_one(stream, peer, protocol, tenant, &runtime).await;
+            let outcome = serve_one(stream, peer, protocol, tenant, &runtime, slot).await;
             match outcome {
                 Ok(()) => tracing::debug!(%peer, "connection closed"),
                 Err(reason) => tracing::info!(%peer, %reason, "connection closed by broker"),
@@ -80,6 +84,7 @@ async fn serve_one(
     protocol: SecurityProtocol,
     tenant: schloss_model::TenantId,
     runtime: &ListenerRuntime,
+    slot: ConnectionSlot,
 ) -> Result<(), connection::CloseReason> {
     let ctx = runtime.ctx.clone();
     // One deadline from accept for the whole of authentication: TLS handshake and SASL.
@@ -96,9 +101,9 @@ async fn serve_one(
     };
     match (&runtime.tls, protocol) {
         (None, SecurityProtocol::Plaintext) => {
-            connection::serve(stream, anonymous(), ctx, peer, deadline).await
+            connection::serve(stream, anonymous(), ctx, peer, deadline, slot).await
         }
-        (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer, deadline).await,
+        (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer, deadline, slot).await,
         (Some(tls), _) => {
             let handshake = tokio::time::timeout_at(deadline, tls.acceptor().accept(stream)).await;
             let stream = match handshake {
@@ -141,7 +146,29 @@ async fn serve_one(
                     _ => anonymous(),
                 }
             };
-            connection::serve(stream, initial, ctx, peer, deadline).await
+            connection::serve(stream, initial, ctx, peer, deadline, slot).await
+        }
+    }
+}
+
+/// Refused connections are logged at most once per interval with a count, so a flood of
+/// connection attempts cannot flood the log as well.
+#[derive(Default)]
+struct RefusalLog {
+    since_last: u64,
+    last: Option<Instant>,
+}
+
+impl RefusalLog {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn note(&mut self, peer: SocketAddr, refused: Refused) {
+        self.since_last += 1;
+        tracing::debug!(%peer, %refused, "connection refused");
+        if self.last.is_none_or(|at| at.elapsed() >= Self::INTERVAL) {
+            tracing::warn!(%peer, %refused, refused_since_last_report = self.since_last, "refusing connections");
+            self.since_last = 0;
+            self.last = Some(Instant::now());
         }
     }
 }

@@ -2,20 +2,10 @@
 //! embedded default configuration; `--config FILE` names another. `schloss users` manages the
 //! credential file and `schloss certs dev` writes development certificates.
 
-mod auth_exchange;
-mod certs;
-mod config;
-mod conn_state;
-mod connection;
-mod credentials;
-mod listener;
-mod sasl;
-mod serve;
-mod tls;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use schloss_auth::SaslMechanism;
+use schloss_server::{certs, config, serve};
 use std::path::PathBuf;
 
 #[derive(Parser)]

@@ -4,6 +4,7 @@
 use crate::config::{Config, SecurityProtocol};
 use crate::connection::{ConnectionContext, SaslContext};
 use crate::credentials::CredentialSource;
+use crate::limits::ConnectionRegistry;
 use crate::listener::{self, ListenerRuntime};
 use crate::sasl::FailureBrake;
 use crate::tls::ReloadableTls;
@@ -21,6 +22,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let max_request_bytes = config.broker.socket_request_max_bytes;
+    let limits = config.connections.clone();
+    let connections = ConnectionRegistry::new(limits.limits.clone());
+    let request_memory = limits
+        .queued_max_request_bytes
+        .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
     let broker = schloss_broker::Broker::open(config.broker)
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
@@ -79,8 +85,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             sasl,
             authentication_timeout: config.auth.authentication_timeout,
             max_reauth_ms: config.auth.connections_max_reauth_ms,
+            idle_timeout: limits.idle_timeout,
+            frame_timeout: limits.frame_timeout,
+            max_in_flight: limits.max_in_flight,
+            request_memory: request_memory.clone(),
         });
-        runtimes.push((bound, ListenerRuntime { ctx, tls, mapper }));
+        runtimes.push((
+            bound,
+            ListenerRuntime {
+                ctx,
+                connections: connections.clone(),
+                tls,
+                mapper,
+            },
+        ));
     }
     tokio::spawn(schloss_broker::retention::run(
         broker.clone(),

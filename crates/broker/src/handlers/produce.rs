@@ -14,7 +14,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use schloss_log::{Appended, Durable, LogError};
-use schloss_model::batch::{self, BatchError, TimestampType};
+use schloss_model::batch::{self, BatchError, Compression, TimestampType};
 use std::sync::Arc;
 
 /// Decompression output cap relative to `max.message.bytes`: a legitimate batch compresses
@@ -280,17 +280,25 @@ fn validate_and_prepare(job: &Job) -> Result<BytesMut, (ResponseError, Option<St
         }
     }
     let codec = header.compression().map_err(batch_error)?;
+    let cap = job
+        .max_message_bytes
+        .saturating_mul(DECOMPRESSION_RATIO_LIMIT);
     match job.target {
         StoredCompression::Codec(target) if target != codec => {
-            let cap = job
-                .max_message_bytes
-                .saturating_mul(DECOMPRESSION_RATIO_LIMIT);
             let recompressed = schloss_protocol::records::recompress_batch(first, target, cap)
                 .map_err(|e| (ResponseError::CorruptMessage, Some(e.to_string())))?;
             if recompressed.len() > job.max_message_bytes {
                 return Err((ResponseError::MessageTooLarge, None));
             }
             Ok(BytesMut::from(&recompressed[..]))
+        }
+        _ if codec != Compression::None => {
+            // Stored as sent, but first proven to decompress (within the cap) into exactly the
+            // records it declares, as Kafka's log validator does: a compression bomb or a
+            // corrupt payload never reaches the log or a consumer.
+            schloss_protocol::records::check_records(first, cap)
+                .map_err(|e| (ResponseError::CorruptMessage, Some(e.to_string())))?;
+            Ok(BytesMut::from(first))
         }
         _ => Ok(BytesMut::from(first)),
     }

@@ -1,9 +1,11 @@
 //! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
 //! into typed values. Every error names the key it is about.
 
+mod connections;
 mod groups;
 mod listener;
 
+pub use connections::ConnectionConfig;
 pub use listener::{AuthConfig, ClientAuth, ListenerConfig, SecurityProtocol, TlsSettings};
 
 use schloss_broker::topic_config::BrokerDefaults;
@@ -61,6 +63,17 @@ struct RawBroker {
     socket_request_max_bytes: i64,
     #[serde(default = "default_retention_check")]
     retention_check_interval_ms: i64,
+    max_connections: Option<i64>,
+    max_connections_per_ip: Option<i64>,
+    #[serde(default)]
+    max_connections_per_ip_overrides: BTreeMap<String, i64>,
+    max_connections_per_tenant: Option<i64>,
+    #[serde(default)]
+    max_connections_per_tenant_overrides: BTreeMap<String, i64>,
+    connections_max_idle_ms: Option<i64>,
+    queued_max_request_bytes: Option<i64>,
+    max_in_flight_requests_per_connection: Option<i64>,
+    frame_timeout_ms: Option<i64>,
 }
 
 fn default_partitions() -> i32 {
@@ -82,6 +95,7 @@ pub struct Config {
     pub retention_check_interval: Duration,
     pub listeners: Vec<ListenerConfig>,
     pub auth: AuthConfig,
+    pub connections: ConnectionConfig,
 }
 
 impl Config {
@@ -116,6 +130,7 @@ impl Config {
                     "must be between 1024 and 2147483647",
                 )
             })?;
+        let connections = connections::connections(&b, socket_request_max_bytes)?;
         let retention_check = u64::try_from(b.retention_check_interval_ms)
             .ok()
             .filter(|v| *v >= 10)
@@ -160,6 +175,7 @@ impl Config {
             retention_check_interval: Duration::from_millis(retention_check),
             listeners,
             auth,
+            connections,
         })
     }
 }
