@@ -23,6 +23,8 @@ pub struct BrokerOptions {
     pub env: Vec<(String, String)>,
     /// Listeners; the default is one `PLAINTEXT` listener of tenant `default`.
     pub listeners: Vec<ListenerSpec>,
+    /// Raw TOML lines inside the `[broker]` table, e.g. `max_connections = 10`.
+    pub broker_extra: String,
     /// Raw TOML appended before the listeners, e.g. an `[auth]` table. Relative paths in it
     /// resolve in the broker's temporary directory (its working directory).
     pub extra_config: String,
@@ -59,6 +61,7 @@ impl Default for BrokerOptions {
             topic_defaults: Vec::new(),
             env: Vec::new(),
             listeners: vec![ListenerSpec::new("PLAINTEXT", "PLAINTEXT", "")],
+            broker_extra: String::new(),
             extra_config: String::new(),
             setup: Vec::new(),
         }
@@ -145,11 +148,12 @@ impl BrokerProcess {
     fn write_config(&self) -> PathBuf {
         let o = &self.options;
         let mut text = format!(
-            "[broker]\nnode_id = 1\ndata_dir = {:?}\nnum_partitions = {}\nauto_create_topics = {}\nretention_check_interval_ms = {}\n\n[topic_defaults]\n",
+            "[broker]\nnode_id = 1\ndata_dir = {:?}\nnum_partitions = {}\nauto_create_topics = {}\nretention_check_interval_ms = {}\n{}\n\n[topic_defaults]\n",
             self.data_dir().display().to_string(),
             o.num_partitions,
             o.auto_create_topics,
-            o.retention_check_interval_ms
+            o.retention_check_interval_ms,
+            o.broker_extra
         );
         for (k, v) in &o.topic_defaults {
             text.push_str(&format!("{k:?} = {v:?}\n"));
