@@ -176,12 +176,15 @@ where
         } else {
             process(frame, &mut state, &ctx, peer, &slot).await
         };
+        // The request has been handled (a produce is appended, a fetch holds only its decoded
+        // request): its bytes leave the pool, so one connection holds at most one frame's worth,
+        // however many responses it is owed.
+        drop(memory);
         match step {
             Ok(Step { out, close }) => {
                 if let Some(out) = out {
                     let queued = match out {
                         Outgoing::Now(bytes) => {
-                            drop(memory);
                             // Bound what a client that does not read can make us hold.
                             let want = bytes.len().clamp(1, MAX_UNSENT_RESPONSE_BYTES);
                             let Ok(permit) = unsent
@@ -196,13 +199,8 @@ where
                                 _unsent: Some(permit),
                             }
                         }
-                        // The request's bytes stay charged until its response is computed.
                         Outgoing::Later(future) => Queued {
-                            out: Outgoing::Later(Box::pin(async move {
-                                let response = future.await;
-                                drop(memory);
-                                response
-                            })),
+                            out: Outgoing::Later(future),
                             _unsent: None,
                         },
                     };
