@@ -26,7 +26,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let connections = ConnectionRegistry::new(limits.limits.clone());
     let request_memory = limits
         .queued_max_request_bytes
-        .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
+        // Never below the pre-authentication frame cap, so every admissible frame fits.
+        .map(|n| {
+            let n = n.max(schloss_protocol::frame::PRE_AUTH_MAX_BYTES);
+            Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))
+        });
     let broker = schloss_broker::Broker::open(config.broker)
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
