@@ -1,5 +1,6 @@
 """A few hand-encoded Kafka requests for checks that client libraries hide from us
-(which codec a stored batch uses, the ApiVersions fallback on an unknown version).
+(which codec a stored batch uses, the ApiVersions fallback on an unknown version) and for the
+hostile clients of test_hostile.py (raw record batches, pre-encoded pipelined frames).
 
 Only the fixed, non-flexible request versions are encoded here; this is a test helper, not a
 client.
@@ -40,11 +41,7 @@ class Conn:
         """Send with request header v1 (v2 if ``flexible_header``: an empty tag buffer is
         added); return the correlation id."""
         self.corr += 1
-        header = struct.pack(">hhih", api_key, api_version, self.corr, len(self.client_id)) + self.client_id
-        if flexible_header:
-            header += b"\x00"
-        frame = header + body
-        self.sock.sendall(struct.pack(">i", len(frame)) + frame)
+        self.sock.sendall(frame(api_key, api_version, self.corr, body, self.client_id, flexible_header))
         return self.corr
 
     def receive(self, corr: int) -> bytes:
@@ -57,6 +54,26 @@ class Conn:
 
     def request(self, api_key: int, api_version: int, body: bytes, flexible_header: bool = False) -> bytes:
         return self.receive(self.send(api_key, api_version, body, flexible_header))
+
+
+def frame(api_key: int, api_version: int, corr: int, body: bytes, client_id: bytes = b"e2e-wire",
+          flexible_header: bool = False) -> bytes:
+    """One size-prefixed request: header v1 (v2 if ``flexible_header``) and ``body``."""
+    header = struct.pack(">hhih", api_key, api_version, corr, len(client_id)) + client_id
+    if flexible_header:
+        header += b"\x00"
+    return struct.pack(">i", len(header) + len(body)) + header + body
+
+
+def split_response(data: bytes | bytearray) -> tuple[int, bytes | bytearray] | None:
+    """The first whole response in ``data`` as (frame length incl. prefix, correlation id +
+    body), or None if ``data`` does not hold one yet."""
+    if len(data) < 4:
+        return None
+    (size,) = struct.unpack(">i", data[:4])
+    if len(data) < 4 + size:
+        return None
+    return 4 + size, data[4:4 + size]
 
 
 class Reader:
@@ -167,13 +184,18 @@ def parse_batches(records: bytes) -> list[Batch]:
     return out
 
 
-def fetch_v4_send(conn: Conn, topic: str, partition: int, offset: int, max_bytes: int = 1 << 20,
-                  max_wait_ms: int = 100, min_bytes: int = 0) -> int:
+def fetch_v4_body(topic: str, partition: int, offset: int, max_bytes: int = 1 << 20,
+                  max_wait_ms: int = 100, min_bytes: int = 0) -> bytes:
     t = topic.encode()
     body = struct.pack(">iiiib", -1, max_wait_ms, min_bytes, max_bytes, 0)
     body += struct.pack(">i", 1) + struct.pack(">h", len(t)) + t
     body += struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, max_bytes)
-    return conn.send(1, 4, body)
+    return body
+
+
+def fetch_v4_send(conn: Conn, topic: str, partition: int, offset: int, max_bytes: int = 1 << 20,
+                  max_wait_ms: int = 100, min_bytes: int = 0) -> int:
+    return conn.send(1, 4, fetch_v4_body(topic, partition, offset, max_bytes, max_wait_ms, min_bytes))
 
 
 def fetch_v4(conn: Conn, topic: str, partition: int, offset: int, max_bytes: int = 1 << 20):
@@ -182,7 +204,12 @@ def fetch_v4(conn: Conn, topic: str, partition: int, offset: int, max_bytes: int
 
 
 def fetch_v4_receive(conn: Conn, corr: int, topic: str, partition: int):
-    r = Reader(conn.receive(corr))
+    return fetch_v4_parse(conn.receive(corr), topic, partition)
+
+
+def fetch_v4_parse(body: bytes, topic: str, partition: int):
+    """(error_code, high_watermark, batches) from a Fetch v4 response body for one partition."""
+    r = Reader(body)
     r.take(">i")  # throttle
     assert r.take(">i") == 1
     assert r.string() == topic
@@ -288,27 +315,52 @@ def build_batch(values: list[bytes], codec: int = 0, ts: int | None = None,
     return bytes(b.build())
 
 
-def produce_v3(conn: Conn, topic: str, partition: int, batch: bytes, acks: int = -1,
-               timeout_ms: int = 10000):
-    """Produce v3. With acks=0 the broker must not answer: returns None without reading.
-    Otherwise returns (error_code, base_offset)."""
+def raw_batch(records: bytes, records_count: int, codec: int = 0, ts: int | None = None) -> bytes:
+    """A v2 record batch (base offset 0, no producer id) around ``records`` taken as they are:
+    already compressed with ``codec`` or not, valid or hostile. The header is consistent with
+    ``records_count`` and the CRC-32C is correct, so only the payload can be wrong."""
+    import time as _time
+
+    import crc32c
+
+    now = ts if ts is not None else int(_time.time() * 1000)
+    after_crc = struct.pack(">hiqqqhii", codec, records_count - 1, now, now, -1, -1, -1,
+                            records_count) + records
+    crc = crc32c.crc32c(after_crc)
+    after_length = struct.pack(">ibI", -1, 2, crc) + after_crc
+    return struct.pack(">qi", 0, len(after_length)) + after_length
+
+
+def produce_v3_body(topic: str, partition: int, batch: bytes, acks: int = -1,
+                    timeout_ms: int = 10000) -> bytes:
     t = topic.encode()
     body = struct.pack(">hhi", -1, acks, timeout_ms)
     body += struct.pack(">i", 1) + struct.pack(">h", len(t)) + t
     body += struct.pack(">i", 1) + struct.pack(">i", partition) + struct.pack(">i", len(batch)) + batch
-    if acks == 0:
-        conn.corr += 1
-        header = struct.pack(">hhih", 0, 3, conn.corr, len(conn.client_id)) + conn.client_id
-        frame = header + body
-        conn.sock.sendall(struct.pack(">i", len(frame)) + frame)
-        return None
-    r = Reader(conn.request(0, 3, body))
+    return body
+
+
+def produce_v3_parse(body: bytes, topic: str, partition: int) -> tuple[int, int]:
+    """(error_code, base_offset) from a Produce v3 response body for one partition."""
+    r = Reader(body)
     assert r.take(">i") == 1
     assert r.string() == topic
     assert r.take(">i") == 1
     idx, err, base, _log_append_time = r.take(">ihqq")
     assert idx == partition
     return err, base
+
+
+def produce_v3(conn: Conn, topic: str, partition: int, batch: bytes, acks: int = -1,
+               timeout_ms: int = 10000):
+    """Produce v3. With acks=0 the broker must not answer: returns None without reading.
+    Otherwise returns (error_code, base_offset)."""
+    body = produce_v3_body(topic, partition, batch, acks, timeout_ms)
+    if acks == 0:
+        conn.corr += 1
+        conn.sock.sendall(frame(0, 3, conn.corr, body, conn.client_id))
+        return None
+    return produce_v3_parse(conn.request(0, 3, body), topic, partition)
 
 
 def init_producer_id_v1(conn: Conn) -> tuple[int, int, int]:

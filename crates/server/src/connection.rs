@@ -151,8 +151,14 @@ where
         reader,
         buf: BytesMut::new(),
     };
+    // One permit per response owed, taken before the request is read: at most
+    // `max_in_flight` requests are read and unanswered at any time.
+    let in_flight = Arc::new(Semaphore::new(ctx.max_in_flight.max(1)));
     let mut state = initial;
     let result = loop {
+        let Ok(owed) = in_flight.clone().acquire_owned().await else {
+            break Ok(());
+        };
         let limit = state.max_frame_bytes(ctx.max_request_bytes);
         let next = if state.is_authenticated() {
             frames.next_frame(limit, &ctx, &meter).await
@@ -197,11 +203,13 @@ where
                             Queued {
                                 out: Outgoing::Now(bytes),
                                 _unsent: Some(permit),
+                                _owed: owed,
                             }
                         }
                         Outgoing::Later(future) => Queued {
                             out: Outgoing::Later(future),
                             _unsent: None,
+                            _owed: owed,
                         },
                     };
                     meter.queued();
@@ -227,6 +235,8 @@ where
 struct Queued {
     out: Outgoing,
     _unsent: Option<OwnedSemaphorePermit>,
+    /// This response's place among the in-flight ones; freed once written.
+    _owed: OwnedSemaphorePermit,
 }
 
 /// What the reader needs to know about the writer: responses still owed (a connection that
