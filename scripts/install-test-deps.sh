@@ -2,7 +2,8 @@
 # Installs what the end-to-end client suites need (tests/python, tests/java):
 #   - kcat (Debian package) when it is missing,
 #   - the pinned Python clients and codec libraries (tests/python/requirements.txt),
-#   - the Maven dependencies and plugins of tests/java (prefetched into ~/.m2).
+#   - the Maven dependencies and plugins of tests/java (prefetched into ~/.m2),
+#   - cargo-fuzz (crates.io) for the fuzz targets in fuzz/.
 #
 # Idempotent and non-interactive; meant to run as root on a fresh Debian 12 machine with
 # Python 3 + pip, OpenJDK 17 and Maven preinstalled. Exits non-zero on any failure.
@@ -10,6 +11,7 @@
 # Environment:
 #   SKIP_JAVA=1    do not prefetch the Maven dependencies
 #   SKIP_KCAT=1    do not install kcat
+#   SKIP_FUZZ=1    do not install cargo-fuzz
 #   PYTHON=...     Python interpreter to install into (default: python3)
 set -euo pipefail
 
@@ -39,6 +41,16 @@ if [ "${SKIP_KCAT:-0}" != "1" ]; then
         as_root apt-get update -q
         as_root apt-get install -y -q --no-install-recommends kcat
         command -v kcat >/dev/null 2>&1 || { log "kcat still missing after apt-get install"; exit 1; }
+    fi
+fi
+
+# --- cargo-fuzz ------------------------------------------------------------------------
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+    if cargo fuzz --version >/dev/null 2>&1; then
+        log "cargo-fuzz present: $(cargo fuzz --version)"
+    else
+        log "installing cargo-fuzz"
+        cargo install --locked cargo-fuzz
     fi
 fi
 

@@ -5,6 +5,7 @@
 #   2. cargo test for the workspace (unit, property and librdkafka end-to-end suites)
 #   3. pytest: kafka-python, confluent-kafka and kcat against the broker binary
 #   4. the Java kafka-clients suite (Maven), when a JDK and Maven are present
+#   5. every cargo-fuzz target built on stable and run for 30 s (FUZZ_SECONDS to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +34,9 @@ if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && [ -f tes
 else
     step "java suite skipped: no JDK/Maven on this machine"
 fi
+
+step "fuzz targets: build, then ${FUZZ_SECONDS:-30} s each"
+bash scripts/fuzz.sh build
+bash scripts/fuzz.sh smoke "${FUZZ_SECONDS:-30}"
 
 step "all suites passed"
