@@ -1045,8 +1045,8 @@ fn unhex(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The reproducers of the known bugs and differences the targets document: harmless by
-/// default, and with `SCHLOSS_FUZZ_STRICT=1` a quick check of whether the bugs are fixed.
+/// The reproducers of bugs the targets found (fixed; the targets fail on them should they
+/// return) and of the kafka-protocol differences they document.
 fn known_issue_seeds() {
     let fetch_tag_before_its_version =
         unhex("010e00000000000001f400000001001000000000000000ffffffff01010101010100");
@@ -1057,20 +1057,20 @@ fn known_issue_seeds() {
     for target in ["request_decode", "request_differential"] {
         write(
             target,
-            "known_bug_fetch_tag_before_its_version",
+            "regression_fetch_tag_before_its_version",
             &fetch_tag_before_its_version,
         );
-        write(target, "known_bug_fetch_tag_size", &fetch_tag_size);
+        write(target, "regression_fetch_tag_size", &fetch_tag_size);
         write(target, "difference_cursor_marker_zero", &cursor_marker_zero);
     }
     write(
         "log_recovery",
-        "known_bug_checkpoint_above_log_end",
+        "regression_checkpoint_above_log_end",
         &unhex("0200000000000000000000ffffffff0004300a350a"),
     );
     write(
         "log_recovery",
-        "known_bug_segment_at_i64_max",
+        "regression_segment_at_i64_max",
         &unhex("007fffffffffffffff0000ffffffff"),
     );
     // The uncompressed seed batch at base offset i64::MAX - 1 (its last offset overflows).
@@ -1083,7 +1083,7 @@ fn known_issue_seeds() {
     part(&mut input, None);
     write(
         "log_recovery",
-        "known_bug_batch_last_offset_overflow",
+        "regression_batch_last_offset_overflow",
         &input,
     );
 }

@@ -21,20 +21,10 @@
 //! Every input gets a fresh scratch directory (see `schloss_fuzz::scratch`), removed
 //! afterwards; segments are tiny so appends roll.
 //!
-//! Known bugs, not by design (reported; remove the allowances once fixed, or set
-//! `SCHLOSS_FUZZ_STRICT=1` to see them):
-//!
-//! 1. A log-start checkpoint above the recovered log end (a DeleteRecords checkpoint fsynced
-//!    before a crash took the unsynced tail) is clamped to the log end in memory but left on
-//!    disk. Appends then reuse offsets below it, and the next recovery moves the log start past
-//!    them: acknowledged records vanish. One empty segment at 0, checkpoint 5; the records
-//!    appended at 0 and 1 are gone after reopening: `0200000000000000000000ffffffff0004300a350a`.
-//! 2. Offsets near `i64::MAX` overflow: recovery computes `BatchHeader::last_offset` (base +
-//!    delta) on a batch whose stored base offset is near the top before it checks anything
-//!    (a panic with overflow checks, as in this build and `cargo test`; a wrap that the next
-//!    check happens to catch in release), and `append` computes `log_end + delta` unchecked
-//!    (partition.rs), so a segment named `09223372036854775807` panics (or wraps to negative
-//!    offsets in release) on the first append: `007fffffffffffffff0000ffffffff`.
+//! Found by this target and fixed (regression tests in crates/log/tests/recovery.rs and
+//! crates/model/src/batch.rs): a log-start checkpoint above the recovered log end let appends
+//! reuse offsets the next recovery hid (acknowledged records lost), and offsets near `i64::MAX`
+//! overflowed in recovery and append.
 #![no_main]
 
 use std::path::Path;
@@ -91,23 +81,14 @@ fn write(dir: &Path, name: &str, bytes: Option<&[u8]>) {
     }
 }
 
-/// Writes one segment's files; says whether a batch in its log has offsets that overflow
-/// (known bug 2).
-fn write_segment(dir: &Path, parts: &mut Parts<'_>) -> bool {
+/// Writes one segment's files.
+fn write_segment(dir: &Path, parts: &mut Parts<'_>) {
     let Some(base) = parts.u64() else {
-        return false;
+        return;
     };
-    let log = parts.file();
-    write(dir, &format!("{base:020}.log"), log);
+    write(dir, &format!("{base:020}.log"), parts.file());
     write(dir, &format!("{base:020}.index"), parts.file());
     write(dir, &format!("{base:020}.timeindex"), parts.file());
-    Batches::new(log.unwrap_or_default())
-        .map_while(Result::ok)
-        .any(|(h, _)| {
-            h.base_offset
-                .checked_add(i64::from(h.last_offset_delta))
-                .is_none()
-        })
 }
 
 fn config(flags: u8) -> LogConfig {
@@ -129,44 +110,21 @@ fuzz_target!(|data: &[u8]| {
     let dir = ScratchDir::new("log");
     let mut parts = Parts(data);
     let flags = parts.u8();
-    let mut overflow = write_segment(dir.path(), &mut parts);
+    write_segment(dir.path(), &mut parts);
     if flags & 1 != 0 {
-        overflow |= write_segment(dir.path(), &mut parts);
+        write_segment(dir.path(), &mut parts);
     }
     if flags & 2 != 0 {
         write(dir.path(), "log-start-offset.checkpoint", parts.file());
-    }
-    if overflow && !*STRICT {
-        return; // known bug 2
     }
     exercise(dir.path(), flags);
     // `dir` is removed here.
 });
 
-/// Whether known, reported bugs fail the target too.
-static STRICT: LazyLock<bool> = LazyLock::new(|| std::env::var_os("SCHLOSS_FUZZ_STRICT").is_some());
-
-/// The log start checkpoint as the log reads it (`0`, then the offset, nothing else).
-fn checkpoint(dir: &Path) -> Option<i64> {
-    let text = std::fs::read_to_string(dir.join("log-start-offset.checkpoint")).ok()?;
-    let mut lines = text.lines();
-    match (
-        lines.next(),
-        lines.next().map(str::parse::<i64>),
-        lines.next(),
-    ) {
-        (Some("0"), Some(Ok(offset)), None) if offset >= 0 => Some(offset),
-        _ => None,
-    }
-}
-
 fn exercise(dir: &Path, flags: u8) {
-    let stale_checkpoint = checkpoint(dir);
     let Ok(log) = PartitionLog::open(dir, config(flags), FLUSHER.clone()) else {
         return;
     };
-    let known_bug_1 =
-        !*STRICT && stale_checkpoint.is_some_and(|offset| offset > log.log_end_offset());
     assert!(log.log_start_offset() <= log.log_end_offset());
     read_all(&log);
     let _ = log.first_batch_at_or_after_timestamp(0);
@@ -180,9 +138,6 @@ fn exercise(dir: &Path, flags: u8) {
     if flags & 16 != 0 {
         let _ = log.delete_records_before(log.log_end_offset());
     }
-    if log.log_end_offset() > i64::MAX - 2 && !*STRICT {
-        return; // known bug 2: the append below would overflow
-    }
     append_one(&log);
     let (start, end) = (log.log_start_offset(), log.log_end_offset());
     if log.close().is_err() {
@@ -191,18 +146,11 @@ fn exercise(dir: &Path, flags: u8) {
     match PartitionLog::open(dir, config(flags), FLUSHER.clone()) {
         Ok(again) => {
             let reopened = (again.log_start_offset(), again.log_end_offset());
-            if known_bug_1 {
-                assert_eq!(
-                    reopened.1, end,
-                    "a cleanly closed log recovers a different end"
-                );
-            } else {
-                assert_eq!(
-                    reopened,
-                    (start, end),
-                    "a cleanly closed log recovers with different offsets"
-                );
-            }
+            assert_eq!(
+                reopened,
+                (start, end),
+                "a cleanly closed log recovers with different offsets"
+            );
             read_all(&again);
             let _ = again.close();
         }

@@ -292,7 +292,7 @@ fn replay(log: &PartitionLog) -> Result<Image, BrokerError> {
                 })?;
                 image.apply(&parsed);
             }
-            offset = header.last_offset() + 1;
+            offset = header.last_offset().saturating_add(1);
         }
     }
     Ok(image)

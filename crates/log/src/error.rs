@@ -23,6 +23,10 @@ pub enum LogError {
     /// so the partition refuses all further work until it is reopened (and recovered).
     #[error("partition log is poisoned after an earlier write or fsync failure")]
     Poisoned,
+    /// The partition's offsets would pass `i64::MAX` (only reachable through a damaged or
+    /// hand-made segment name).
+    #[error("offsets exhausted: the log ends at {log_end}")]
+    OffsetOverflow { log_end: i64 },
     #[error("partition log was deleted")]
     Deleted,
     #[error(

@@ -261,7 +261,10 @@ impl PartitionLog {
             TimestampType::CreateTime => header.max_timestamp,
         };
         let log_end = self.log_end_offset();
-        let last_offset = log_end + i64::from(header.last_offset_delta);
+        let last_offset = log_end
+            .checked_add(i64::from(header.last_offset_delta))
+            .filter(|last| *last < i64::MAX)
+            .ok_or(LogError::OffsetOverflow { log_end })?;
         if self.should_roll(
             &writer.config,
             batch.len() as u64,

@@ -67,6 +67,19 @@ pub(crate) fn recover(
         let base = checkpointed.unwrap_or(0);
         segments.push(create_segment(dir, base, poisoned)?);
     }
+    let log_end = segments.last().map_or(0, |s| s.next_offset);
+    if let Some(start) = checkpointed.filter(|&start| start > log_end) {
+        // The log start checkpoint is durable but records below it were not (a crash after
+        // DeleteRecords up to offsets whose appends were not yet fsynced). Everything present
+        // is below log start: begin afresh at the checkpoint, as Kafka's log loader does, so
+        // new appends get offsets above it and a later recovery cannot hide them.
+        for segment in segments.drain(..) {
+            segment.paths.remove()?;
+        }
+        producers = ProducerState::default();
+        active_builder = IndexBuilder::default();
+        segments.push(create_segment(dir, start, poisoned)?);
+    }
     let first_base = segments.first().map_or(0, |s| s.base_offset);
     let log_end = segments.last().map_or(0, |s| s.next_offset);
     let log_start = checkpointed
@@ -266,6 +279,9 @@ fn next_batch(
         if let Err(err) = batch::validate(whole) {
             return Ok(Err(err.to_string()));
         }
+    }
+    if header.next_offset().is_none() {
+        return Ok(Err("batch offsets overflow".into()));
     }
     if header.base_offset < min_offset || header.last_offset() < header.base_offset {
         return Ok(Err(format!(

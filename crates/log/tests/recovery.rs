@@ -140,3 +140,43 @@ fn a_malformed_checkpoint_is_reported() {
         PartitionLog::open(dir.path(), config(1 << 20), schloss_log::Flusher::start()).unwrap_err();
     assert!(matches!(err, LogError::Corrupt(_)));
 }
+
+/// Found by the log_recovery fuzz target: a log start checkpoint above the recovered log end
+/// (DeleteRecords up to appends that were never fsynced, then a crash) must not let new
+/// appends take offsets below it, or the next recovery would hide them.
+#[test]
+fn a_checkpoint_beyond_the_recovered_end_starts_the_log_at_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path(), config(1 << 20));
+        append(&log, batch(2, 1), 1);
+        log.delete_records_before(2).unwrap();
+    }
+    // The crash lost the records the checkpoint had moved past.
+    std::fs::write(segment_file(dir.path(), 0, "log"), b"").unwrap();
+    {
+        let log = open(dir.path(), config(1 << 20));
+        assert_eq!(log.log_start_offset(), 2);
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(append(&log, batch(2, 1), 1), (2, 3));
+    }
+    let log = open(dir.path(), config(1 << 20));
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (2, 4));
+    let offsets: Vec<_> = read_all(&log).iter().map(|h| h.base_offset).collect();
+    assert_eq!(offsets, vec![2]);
+}
+
+/// Found by the log_recovery fuzz target: offsets near `i64::MAX` (a damaged or hand-made
+/// segment name) are refused, not overflowed.
+#[test]
+fn a_segment_at_the_end_of_the_offset_space_refuses_appends_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(segment_file(dir.path(), i64::MAX, "log"), b"").unwrap();
+    let log = open(dir.path(), config(1 << 20));
+    assert_eq!(log.log_end_offset(), i64::MAX);
+    let result = log.append(batch(1, 1), 1, 0);
+    assert!(
+        matches!(result, Err(LogError::OffsetOverflow { .. })),
+        "{result:?}"
+    );
+}

@@ -155,8 +155,18 @@ impl BatchHeader {
         LOG_OVERHEAD + self.batch_length.max(0) as usize
     }
 
+    /// The offset of the batch's last record (saturating: a header near `i64::MAX` is
+    /// refused through [`BatchHeader::next_offset`] by whoever assigns or recovers offsets).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
+    }
+
+    /// The offset after the batch, or `None` if it would not fit an `i64`.
+    pub fn next_offset(&self) -> Option<i64> {
+        self.base_offset
+            .checked_add(i64::from(self.last_offset_delta))?
+            .checked_add(1)
     }
 
     pub fn compression(&self) -> Result<Compression, BatchError> {
@@ -454,5 +464,16 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert!(items[0].is_ok() && items[1].is_ok());
         assert!(items[2].is_err());
+    }
+
+    #[test]
+    fn offsets_at_the_end_of_the_offset_space_do_not_overflow() {
+        let mut raw = build_uncompressed(i64::MAX - 1, 0, (-1, -1, -1), &[(None, Some(&b"v"[..]))]);
+        let h = BatchHeader::parse(&raw).unwrap();
+        assert_eq!(h.next_offset(), Some(i64::MAX));
+        raw[23..27].copy_from_slice(&5i32.to_be_bytes()); // last_offset_delta
+        let h = BatchHeader::parse(&raw).unwrap();
+        assert_eq!(h.last_offset(), i64::MAX);
+        assert_eq!(h.next_offset(), None);
     }
 }

@@ -45,6 +45,13 @@ pub enum DecodeError {
     /// A tagged field number beyond `i32::MAX`.
     #[error("tagged field number {0} is out of range")]
     InvalidTag(u32),
+    /// A known tagged field outside the versions that define it (Kafka: "Tag N is not valid
+    /// for version V").
+    #[error("tag {tag} is not valid for version {version}")]
+    TagNotValid { tag: i32, version: i16 },
+    /// A known tagged field whose value does not fill its declared size.
+    #[error("tagged field {tag} has {left} bytes beyond its value")]
+    TaggedFieldSize { tag: i32, left: usize },
     /// The decoded elements would take more memory than the input's budget.
     #[error("request decodes to more than {DECODE_AMPLIFICATION}x its size")]
     OverBudget,
@@ -76,6 +83,22 @@ impl TaggedField {
     /// A reader over this field's value, for decoding a known tag.
     pub fn reader(&self) -> Reader {
         Reader::new(self.data.clone())
+    }
+
+    /// Decodes a known tag's value with `f`, which must consume exactly the declared size.
+    pub fn decode<T>(
+        &self,
+        f: impl FnOnce(&mut Reader) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        let mut r = self.reader();
+        let value = f(&mut r)?;
+        match r.remaining() {
+            0 => Ok(value),
+            left => Err(DecodeError::TaggedFieldSize {
+                tag: self.tag,
+                left,
+            }),
+        }
     }
 
     /// Keeps an unrecognised field verbatim, as kafka-protocol does.

@@ -216,3 +216,37 @@ proptest! {
         check_round_trip(ApiKey::CreateTopics, version, &mut Filler::new(seed, nulls(n)));
     }
 }
+
+fn unhex(s: &str) -> Bytes {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// Found by the request_differential fuzz target: Fetch v14 with top-level tag 1
+/// (ReplicaState, defined from v15) was kept as an unknown field; Kafka refuses it.
+#[test]
+fn a_tag_outside_its_versions_is_refused() {
+    let body = unhex("00000000000001f400000001001000000000000000ffffffff01010101010100");
+    assert_eq!(
+        decode_request(ApiKey::Fetch, 14, body).unwrap_err(),
+        DecodeError::TagNotValid {
+            tag: 1,
+            version: 14
+        }
+    );
+}
+
+/// Found by the request_differential fuzz target: Fetch v12 whose ClusterId tag declares two
+/// bytes but whose value (a null compact string) takes one; Kafka would read the next byte as
+/// the following tag, so the two parses differ. Refused.
+#[test]
+fn a_known_tag_must_fill_its_declared_size() {
+    let body = unhex("ffffffff000001f400000001001000000000000000ffffffff01010102000201000700");
+    assert_eq!(
+        decode_request(ApiKey::Fetch, 12, body).unwrap_err(),
+        DecodeError::TaggedFieldSize { tag: 0, left: 1 }
+    );
+}

@@ -310,7 +310,7 @@ fn replay(log: &PartitionLog, core: &mut Coordinator) -> Result<(), BrokerError>
                     }
                 }
             }
-            offset = header.last_offset() + 1;
+            offset = header.last_offset().saturating_add(1);
         }
     }
     Ok(())

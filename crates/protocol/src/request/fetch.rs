@@ -37,10 +37,11 @@ impl FromReader for FetchRequest {
         if flex {
             for field in r.tagged_fields()? {
                 match field.tag {
-                    0 => m.cluster_id = field.reader().nullable_string(true)?,
+                    0 => m.cluster_id = field.decode(|r| r.nullable_string(true))?,
                     1 if v >= 15 => {
-                        m.replica_state = ReplicaState::from_reader(&mut field.reader(), v)?
+                        m.replica_state = field.decode(|r| ReplicaState::from_reader(r, v))?
                     }
+                    1 => return Err(DecodeError::TagNotValid { tag: 1, version: v }),
                     _ => field.keep(&mut m.unknown_tagged_fields),
                 }
             }
@@ -68,8 +69,10 @@ impl FromReader for FetchPartition {
         if flex {
             for field in r.tagged_fields()? {
                 match field.tag {
-                    0 if v >= 17 => m.replica_directory_id = field.reader().uuid()?,
-                    1 if v >= 18 => m.high_watermark = field.reader().i64()?,
+                    0 if v >= 17 => m.replica_directory_id = field.decode(|r| r.uuid())?,
+                    0 => return Err(DecodeError::TagNotValid { tag: 0, version: v }),
+                    1 if v >= 18 => m.high_watermark = field.decode(|r| r.i64())?,
+                    1 => return Err(DecodeError::TagNotValid { tag: 1, version: v }),
                     _ => field.keep(&mut m.unknown_tagged_fields),
                 }
             }

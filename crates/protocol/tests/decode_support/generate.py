@@ -374,9 +374,15 @@ def gen_struct(name, src, ctx):
             lines.append('            match field.tag {')
             for tag, tcond, fname, dec in tags:
                 ty = fields[fname]
-                e = read_expr(dec, 'true', ty, ctx, recv='field.reader()', recv_ref='&mut field.reader()')
+                # A known tag's value must fill exactly its declared size (Kafka reads it
+                # from the stream, so anything else parses differently), and a tag outside the
+                # versions that define it is an error, as in Kafka's generated readers.
+                e = read_expr(dec, 'true', ty, ctx, recv='r', recv_ref='r')
+                e = 'field.decode(|r| %s)?' % (e[:-1] if e.endswith('?') else e)
                 guard = ' if %s' % tcond.replace('version', 'v') if tcond else ''
                 lines.append('                %d%s => m.%s = %s,' % (tag, guard, fname, e))
+                if tcond:
+                    lines.append('                %d => return Err(DecodeError::TagNotValid { tag: %d, version: v }),' % (tag, tag))
             lines.append('                _ => field.keep(&mut m.unknown_tagged_fields),')
             lines.append('            }')
             lines.append('        }')
