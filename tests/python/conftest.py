@@ -191,7 +191,10 @@ def start_broker(
     num_partitions: int = 1,
     auto_create_topics: bool = True,
     retention_check_interval_ms: int = 300000,
+    broker_extra: str = "",
 ) -> Broker:
+    """A broker with one PLAINTEXT listener; ``broker_extra`` is raw TOML inside the
+    ``[broker]`` table (e.g. connection limits)."""
     data_dir = workdir / "data"
     defaults = "\n".join(
         f"{_toml_str(k)} = {_toml_str(v)}" for k, v in (topic_defaults or {}).items()
@@ -203,6 +206,7 @@ data_dir = {_toml_str(str(data_dir))}
 num_partitions = {num_partitions}
 auto_create_topics = {"true" if auto_create_topics else "false"}
 retention_check_interval_ms = {retention_check_interval_ms}
+{broker_extra}
 
 [topic_defaults]
 {defaults}

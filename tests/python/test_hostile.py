@@ -35,7 +35,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 import kafka_wire as wire  # noqa: E402
-from conftest import Broker, _toml_str, launch, wait_until  # noqa: E402
+from conftest import Broker, _toml_str, start_broker, wait_until  # noqa: E402
 
 # The broker's resident set (VmRSS sampled every 50 ms, and VmHWM, the kernel's own peak) must
 # stay under this in every test. The dev build idles at about 10 MiB; the legitimate peaks here
@@ -87,36 +87,16 @@ def _toml_value(v) -> str:
     raise TypeError(f"no TOML rendering for {v!r}")
 
 
-def start_hostile_broker(workdir: Path, limits: dict) -> Broker:
-    """Like ``conftest.start_broker``, with ``limits`` added to the ``[broker]`` table."""
-    extra = "\n".join(f"{k} = {_toml_value(v)}" for k, v in limits.items())
-    config = f"""\
-[broker]
-node_id = 1
-data_dir = {_toml_str(str(workdir / "data"))}
-num_partitions = 1
-auto_create_topics = true
-retention_check_interval_ms = 300000
-{extra}
-
-[[listeners]]
-name = "PLAINTEXT"
-address = "127.0.0.1:0"
-advertised = "127.0.0.1:0"
-security_protocol = "PLAINTEXT"
-tenant = "default"
-"""
-    launched = launch(workdir, config, ["PLAINTEXT"])
-    host, port = launched.listeners["PLAINTEXT"]
-    return Broker(launched.proc, workdir, host, port, launched.log_path, launched.captured,
-                  launched.pump_thread)
+def limits_toml(limits: dict) -> str:
+    """``[broker]`` lines for ``limits``."""
+    return "\n".join(f"{k} = {_toml_value(v)}" for k, v in limits.items())
 
 
 @pytest.fixture
 def broker(request, tmp_path) -> Iterator[Broker]:
     """A broker with the limits the test is parametrized with (see ``limits``). Named
     ``broker`` so conftest's failure hook attaches its log tail."""
-    b = start_hostile_broker(tmp_path / "schloss", getattr(request, "param", {}))
+    b = start_broker(tmp_path / "schloss", broker_extra=limits_toml(getattr(request, "param", {})))
     try:
         yield b
     finally:
