@@ -33,7 +33,7 @@ use schloss_auth::{
     ScramMechanism, UserRecord,
 };
 use schloss_broker::groups::GroupConfig;
-use schloss_broker::topic_config::BrokerDefaults;
+use schloss_broker::topic_config::{BrokerDefaults, TopicCeilings};
 use schloss_broker::{Broker, BrokerSettings, ListenerInfo, Session};
 use schloss_fuzz::scratch::ScratchDir;
 use schloss_model::TenantId;
@@ -125,7 +125,7 @@ fn settings(data_dir: &Path, reauth_ms: u64) -> BrokerSettings {
     defaults.insert("flush.messages".to_owned(), "2".to_owned());
     // The smallest segment size Kafka allows, so a large produce rolls a segment.
     defaults.insert("segment.bytes".to_owned(), "1048576".to_owned());
-    let topic_defaults = match BrokerDefaults::new(defaults) {
+    let topic_defaults = match BrokerDefaults::new(defaults, TopicCeilings::default()) {
         Ok(defaults) => defaults,
         Err(e) => panic!("invalid topic defaults: {e}"),
     };

@@ -40,8 +40,8 @@ from conftest import Broker, _toml_str, start_broker, wait_until  # noqa: E402
 # The broker's resident set (VmRSS sampled every 50 ms, and VmHWM, the kernel's own peak) must
 # stay under this in every test. The dev build idles at about 10 MiB; the legitimate peaks here
 # are well below the bound: 16 in-flight 1 MiB produce requests on one connection, four
-# concurrent bomb decompressions capped at 16 MiB each (max.message.bytes x 16; the bomb test
-# peaks at about 160 MiB), a few hundred admitted connections. What the limits exist to prevent
+# concurrent bomb decompressions (streamed: each holds a read buffer and the zstd window, not
+# its output), a few hundred admitted connections. What the limits exist to prevent
 # is far larger: a zstd bomb expands to 10 GiB, and a client that pipelines without reading can
 # queue hundreds of MiB of requests or responses. So a broker near this bound has let an
 # attack through.
@@ -816,6 +816,131 @@ def test_zstd_bomb_is_rejected_and_memory_stays_bounded(broker, topic_name):
         for (t, b), codes in results.items():
             assert len(codes) >= BOMB_CONNECTIONS * BOMB_ROUNDS, summary
             assert set(codes) <= BOMB_REFUSALS, f"{b} -> {t}: answered {sorted(set(map(str, codes)))}; all: {summary}"
+        rss.assert_bounded()
+
+
+def _varint(v: int) -> bytes:
+    """Zig-zag varint, as record fields are written."""
+    u = (v << 1) ^ (v >> 63)
+    out = bytearray()
+    while True:
+        b = u & 0x7F
+        u >>= 7
+        if u:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _zstd_record_bomb(expands_to: int) -> bytes:
+    """A zstd frame (no content size, 128 KiB window) that decompresses to one well-formed
+    record whose value claims 2 GiB: a raw block with the record's length and fields, then
+    128 KiB RLE blocks of zeros (the value) up to ``expands_to`` bytes. Unlike a frame of
+    zeros, every byte it expands to is valid record data, so the broker has to decompress all
+    of it up to its cap before it can refuse."""
+    value_len = (1 << 31) - 64
+    fields = b"\0" + _varint(0) + _varint(0) + _varint(-1) + _varint(value_len)
+    record = _varint(len(fields) + value_len + 1) + fields
+    raw_block = struct.pack("<I", len(record) << 3)[:3] + record  # raw block, not last
+    blocks = expands_to // ZSTD_MAX_BLOCK
+    body = _zstd_rle_block(ZSTD_MAX_BLOCK, False) * (blocks - 1) + _zstd_rle_block(ZSTD_MAX_BLOCK, True)
+    return ZSTD_MAGIC + b"\x00" + bytes([(17 - 10) << 3]) + raw_block + body
+
+
+def test_zstd_record_bomb_is_valid_zstd():
+    """The record bomb decodes with the zstandard library into a record prefix and zeros."""
+    zstandard = pytest.importorskip("zstandard")
+    small = _zstd_record_bomb(3 * ZSTD_MAX_BLOCK)
+    out = zstandard.ZstdDecompressor().decompressobj().decompress(small)
+    assert out.endswith(b"\0" * (3 * ZSTD_MAX_BLOCK)) and len(out) > 3 * ZSTD_MAX_BLOCK
+    assert len(_zstd_record_bomb(TEN_GIB)) < 330 * 1024
+
+
+ONE_GIB = 1 << 30
+# The broker's max_message_bytes_ceiling default: the most a client may raise max.message.bytes to.
+MAX_MESSAGE_BYTES_CEILING = 16 << 20
+ERR_INVALID_CONFIG = 40
+
+
+def test_raised_limit_zstd_bombs_are_refused_and_nothing_is_stored(broker, topic_name):
+    """Issue 9's crash: a client raised its topic's max.message.bytes to 2147483647 (then
+    accepted, making the decompression cap 32 GiB) and sent a 330 KiB zstd batch that expands to
+    10 GiB. Now the raise is refused past the broker ceiling, and at the ceiling the bombs
+    (10 GiB and 1 GiB of well-formed record data, from four connections at once, to a topic that
+    keeps the producer's codec and to one that recompresses) are refused with CORRUPT_MESSAGE,
+    nothing is stored, memory stays bounded and a good client is served throughout."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    topics = {
+        "producer codec": topic_name("raised-producer"),
+        "recompressed to gzip": topic_name("raised-gzip"),
+    }
+    _create_topics(broker, {topics["producer codec"]: {}, topics["recompressed to gzip"]: {"compression.type": "gzip"}})
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "client.id": "e2e-hostile-raiser"})
+
+    def set_max_message_bytes(topic: str, value: int):
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+            ConfigEntry("max.message.bytes", str(value), incremental_operation=AlterConfigOpType.SET)])
+        (f,) = admin.incremental_alter_configs([res]).values()
+        return f.exception(timeout=WAIT_S)
+
+    for topic in topics.values():
+        refused = set_max_message_bytes(topic, 2147483647)
+        assert refused is not None and refused.args[0].code() == ERR_INVALID_CONFIG, refused
+        assert "max_message_bytes_ceiling" in refused.args[0].str(), refused
+        assert set_max_message_bytes(topic, MAX_MESSAGE_BYTES_CEILING) is None
+    # Creating a topic with the raised value is refused the same way.
+    (f,) = admin.create_topics([NewTopic(topic_name("raised-new"), 1, 1,
+                                         config={"max.message.bytes": "2147483647"})]).values()
+    refused = f.exception(timeout=WAIT_S)
+    assert refused is not None and refused.args[0].code() == ERR_INVALID_CONFIG, refused
+
+    batches = {
+        "expands to 10 GiB": wire.raw_batch(_zstd_record_bomb(TEN_GIB), 1, CODEC_ZSTD),
+        "expands to 1 GiB": wire.raw_batch(_zstd_record_bomb(ONE_GIB), 1, CODEC_ZSTD),
+    }
+    results: dict[tuple[str, str], list] = {(t, b): [] for t in topics for b in batches}
+    results_lock = threading.Lock()
+    stop = threading.Event()
+
+    def attack() -> None:
+        rounds = 0
+        try:
+            with wire.Conn(broker.host, broker.port, client_id="e2e-hostile-bomber", timeout=WAIT_S) as c:
+                while rounds < BOMB_ROUNDS or not stop.is_set():
+                    for t_name, topic in topics.items():
+                        for b_name, batch in batches.items():
+                            err, _base = wire.produce_v3(c, topic, 0, batch)
+                            with results_lock:
+                                results[(t_name, b_name)].append(err)
+                    rounds += 1
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            with results_lock:
+                for v in results.values():
+                    v.append(f"connection failed: {e!r}")
+
+    with RssSampler(broker.proc.pid) as rss, GoodClient(broker, topic_name("good")) as good:
+        attackers = [threading.Thread(target=attack, daemon=True) for _ in range(BOMB_CONNECTIONS)]
+        for t in attackers:
+            t.start()
+        try:
+            good.progress("while raised-limit bombs are being produced")
+        finally:
+            stop.set()
+            for t in attackers:
+                t.join(timeout=300)
+        assert not any(t.is_alive() for t in attackers), "a bomb produce request got no answer"
+        assert broker.alive(), "the broker died"
+        good.progress("after the bombs")
+        good.finish()
+
+        summary = {f"{b} -> {t}": sorted(set(map(str, v))) for (t, b), v in results.items()}
+        for (t, b), codes in results.items():
+            assert len(codes) >= BOMB_CONNECTIONS * BOMB_ROUNDS, summary
+            assert set(codes) == {ERR_CORRUPT_MESSAGE}, f"{b} -> {t}: {summary}"
+        for topic in topics.values():
+            assert _high_watermark(broker, topic) == 0, f"a bomb was stored in {topic}"
         rss.assert_bounded()
 
 

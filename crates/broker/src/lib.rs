@@ -6,6 +6,7 @@ pub mod credentials;
 mod error;
 pub mod groups;
 pub mod handlers;
+mod memory;
 pub mod metadata;
 mod namespace;
 mod partitions;
@@ -16,6 +17,7 @@ pub mod topic_config;
 
 pub use error::BrokerError;
 pub use handlers::{Reply, SUPPORTED_APIS};
+pub use memory::RequestMemory;
 pub use namespace::Namespace;
 pub use partitions::{Partition, PartitionRegistry};
 pub use session::{ListenerInfo, Session};
@@ -57,6 +59,9 @@ pub struct Broker {
     pub groups: Arc<groups::GroupService>,
     /// The credential file as last loaded by the server (for DescribeUserScramCredentials).
     pub file_credentials: Arc<credentials::FileCredentials>,
+    /// The server's request memory pool, which produce validation is charged to; `None` when
+    /// `queued.max.request.bytes` is unlimited.
+    request_memory: Option<RequestMemory>,
 }
 
 impl Broker {
@@ -88,7 +93,18 @@ impl Broker {
             producer_ids: Arc::new(producer_ids),
             groups,
             file_credentials: Arc::default(),
+            request_memory: None,
         })
+    }
+
+    /// Charges produce validation to the server's request memory pool.
+    pub fn with_request_memory(mut self, pool: Option<RequestMemory>) -> Self {
+        self.request_memory = pool;
+        self
+    }
+
+    pub(crate) fn request_memory(&self) -> Option<&RequestMemory> {
+        self.request_memory.as_ref()
     }
 
     pub fn cluster_id(&self) -> String {

@@ -2,6 +2,11 @@
 //!
 //! A topic stores only its overrides; the effective value of a key is the override, else the
 //! broker's static default (from the config file), else Kafka's default.
+//!
+//! A client may set topic configs (CreateTopics, AlterConfigs, IncrementalAlterConfigs), so
+//! none of them may size a broker allocation unchecked: [`TopicCeilings`] are the broker's
+//! bounds on them. Validation refuses values past a ceiling, and the effective getters clamp
+//! to it as well, so a value stored before a ceiling was lowered is bounded too.
 
 use schloss_log::{Durability, LogConfig};
 use schloss_model::batch::{Compression, TimestampType};
@@ -78,6 +83,39 @@ pub fn lookup(name: &str) -> Option<&'static ConfigKey> {
     TOPIC_CONFIG_KEYS.iter().find(|k| k.name == name)
 }
 
+/// Decompression output allowed per batch relative to `max.message.bytes`: Kafka bounds the
+/// compressed batch, and producers fill batches by estimated compressed size, so a legitimate
+/// batch may expand to several times `max.message.bytes`; never by more than this factor.
+pub const DECOMPRESSION_RATIO_LIMIT: usize = 16;
+
+/// The broker's bounds on values a client may set in a topic config (`[broker]` keys of the
+/// same names; docs/security.md lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicCeilings {
+    /// The largest `max.message.bytes` (`max_message_bytes_ceiling`).
+    pub max_message_bytes: usize,
+    /// The most one batch may decompress to while it is checked on produce
+    /// (`max_uncompressed_batch_bytes`), whatever its topic's `max.message.bytes`.
+    pub max_uncompressed_batch_bytes: usize,
+    /// The smallest `segment.bytes` (`min_segment_bytes`).
+    pub min_segment_bytes: i64,
+    /// The smallest `segment.ms` (`min_segment_ms`).
+    pub min_segment_ms: i64,
+}
+
+impl Default for TopicCeilings {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 16 << 20,
+            max_uncompressed_batch_bytes: 64 << 20,
+            // Kafka 4.0's minimum (KIP-1030).
+            min_segment_bytes: 1 << 20,
+            // The minimum KIP-1030 sets for Kafka 5.0: a segment per minute at most.
+            min_segment_ms: 60_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("unknown topic config `{0}`")]
@@ -86,20 +124,20 @@ pub enum ConfigError {
     Invalid {
         name: String,
         value: String,
-        reason: &'static str,
+        reason: String,
     },
 }
 
-fn invalid(name: &str, value: &str, reason: &'static str) -> ConfigError {
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         name: name.to_owned(),
         value: value.to_owned(),
-        reason,
+        reason: reason.into(),
     }
 }
 
-/// Checks one key/value pair as Kafka's LogConfig would.
-pub fn validate(name: &str, value: &str) -> Result<(), ConfigError> {
+/// Checks one key/value pair as Kafka's LogConfig would, and against the broker's ceilings.
+pub fn validate(name: &str, value: &str, ceilings: &TopicCeilings) -> Result<(), ConfigError> {
     let key = lookup(name).ok_or_else(|| ConfigError::Unknown(name.to_owned()))?;
     let long = || {
         value
@@ -145,13 +183,37 @@ pub fn validate(name: &str, value: &str) -> Result<(), ConfigError> {
         "retention.ms" | "retention.bytes" if long()? < -1 => {
             Err(invalid(name, value, "must be -1 or more"))
         }
-        "segment.bytes" if long()? < 1_048_576 => {
-            Err(invalid(name, value, "must be at least 1048576"))
-        }
-        "segment.ms" | "flush.messages" | "index.interval.bytes" if long()? < 1 => {
+        "segment.bytes" if long()? < ceilings.min_segment_bytes => Err(invalid(
+            name,
+            value,
+            format!(
+                "must be at least {} (the broker's min_segment_bytes)",
+                ceilings.min_segment_bytes
+            ),
+        )),
+        "segment.ms" if long()? < ceilings.min_segment_ms => Err(invalid(
+            name,
+            value,
+            format!(
+                "must be at least {} (the broker's min_segment_ms)",
+                ceilings.min_segment_ms
+            ),
+        )),
+        "flush.messages" | "index.interval.bytes" if long()? < 1 => {
             Err(invalid(name, value, "must be at least 1"))
         }
-        "max.message.bytes" if long()? < 0 => Err(invalid(name, value, "must be 0 or more")),
+        "max.message.bytes"
+            if !usize::try_from(long()?).is_ok_and(|v| v <= ceilings.max_message_bytes) =>
+        {
+            Err(invalid(
+                name,
+                value,
+                format!(
+                    "must be between 0 and {} (the broker's max_message_bytes_ceiling)",
+                    ceilings.max_message_bytes
+                ),
+            ))
+        }
         "message.timestamp.after.max.ms" | "message.timestamp.before.max.ms" if long()? < 0 => {
             Err(invalid(name, value, "must be 0 or more"))
         }
@@ -188,22 +250,35 @@ pub enum ConfigSource {
 }
 
 /// Broker-wide topic defaults (the `[topic_defaults]` table of the config file), keyed by
-/// topic config name.
+/// topic config name, and the ceilings every topic's values are held to.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerDefaults {
     values: BTreeMap<String, String>,
+    ceilings: TopicCeilings,
 }
 
 impl BrokerDefaults {
-    pub fn new(values: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn new(
+        values: BTreeMap<String, String>,
+        ceilings: TopicCeilings,
+    ) -> Result<Self, ConfigError> {
         for (k, v) in &values {
-            validate(k, v)?;
+            validate(k, v, &ceilings)?;
         }
-        Ok(Self { values })
+        Ok(Self { values, ceilings })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    pub fn ceilings(&self) -> &TopicCeilings {
+        &self.ceilings
+    }
+
+    /// Checks a value a client wants to set, against these ceilings.
+    pub fn validate(&self, name: &str, value: &str) -> Result<(), ConfigError> {
+        validate(name, value, &self.ceilings)
     }
 }
 
@@ -277,8 +352,20 @@ impl EffectiveConfig<'_> {
         }
     }
 
+    /// `max.message.bytes`, never above the broker's ceiling.
     pub fn max_message_bytes(&self) -> usize {
-        usize::try_from(self.long("max.message.bytes")).unwrap_or(0)
+        usize::try_from(self.long("max.message.bytes"))
+            .unwrap_or(0)
+            .min(self.defaults.ceilings.max_message_bytes)
+    }
+
+    /// The most one produced batch may decompress to while it is checked:
+    /// [`DECOMPRESSION_RATIO_LIMIT`] x `max.message.bytes`, never above the broker's
+    /// `max_uncompressed_batch_bytes`.
+    pub fn decompression_cap(&self) -> usize {
+        self.max_message_bytes()
+            .saturating_mul(DECOMPRESSION_RATIO_LIMIT)
+            .min(self.defaults.ceilings.max_uncompressed_batch_bytes)
     }
 
     pub fn stored_compression(&self) -> StoredCompression {
@@ -302,8 +389,14 @@ impl EffectiveConfig<'_> {
 
     pub fn log_config(&self) -> LogConfig {
         LogConfig {
-            segment_bytes: u64::try_from(self.long("segment.bytes")).unwrap_or(1 << 30),
-            segment_ms: self.long("segment.ms"),
+            segment_bytes: u64::try_from(
+                self.long("segment.bytes")
+                    .max(self.defaults.ceilings.min_segment_bytes),
+            )
+            .unwrap_or(1 << 30),
+            segment_ms: self
+                .long("segment.ms")
+                .max(self.defaults.ceilings.min_segment_ms),
             retention_ms: self.long("retention.ms"),
             retention_bytes: self.long("retention.bytes"),
             index_interval_bytes: u32::try_from(self.long("index.interval.bytes")).unwrap_or(4096),
@@ -325,7 +418,7 @@ mod tests {
     fn overrides_beat_broker_defaults_beat_kafka_defaults() {
         let mut broker = BTreeMap::new();
         broker.insert("retention.ms".to_owned(), "1000".to_owned());
-        let defaults = BrokerDefaults::new(broker).unwrap();
+        let defaults = BrokerDefaults::new(broker, TopicCeilings::default()).unwrap();
         let mut overrides = BTreeMap::new();
         let eff = EffectiveConfig {
             overrides: &overrides,
@@ -348,13 +441,40 @@ mod tests {
 
     #[test]
     fn validation_follows_kafka_rules() {
-        assert!(validate("retention.ms", "-1").is_ok());
-        assert!(validate("retention.ms", "-2").is_err());
-        assert!(validate("retention.ms", "abc").is_err());
-        assert!(validate("compression.type", "zstd").is_ok());
-        assert!(validate("compression.type", "brotli").is_err());
-        assert!(validate("segment.bytes", "100").is_err());
-        assert!(validate("no.such.key", "1").is_err());
-        assert!(validate("cleanup.policy", "compact").is_err());
+        let c = TopicCeilings::default();
+        assert!(validate("retention.ms", "-1", &c).is_ok());
+        assert!(validate("retention.ms", "-2", &c).is_err());
+        assert!(validate("retention.ms", "abc", &c).is_err());
+        assert!(validate("compression.type", "zstd", &c).is_ok());
+        assert!(validate("compression.type", "brotli", &c).is_err());
+        assert!(validate("segment.bytes", "100", &c).is_err());
+        assert!(validate("no.such.key", "1", &c).is_err());
+        assert!(validate("cleanup.policy", "compact", &c).is_err());
+    }
+
+    #[test]
+    fn values_past_a_ceiling_are_refused_and_clamped_where_stored() {
+        let c = TopicCeilings::default();
+        // The attack of issue 9: max.message.bytes raised to i32::MAX.
+        let refused = validate("max.message.bytes", "2147483647", &c).unwrap_err();
+        assert!(refused.to_string().contains("max_message_bytes_ceiling"));
+        assert!(validate("max.message.bytes", &c.max_message_bytes.to_string(), &c).is_ok());
+        assert!(validate("segment.ms", "1000", &c).is_err());
+        assert!(validate("segment.ms", "60000", &c).is_ok());
+        // A value stored before the ceiling existed is bounded where it is used.
+        let defaults = BrokerDefaults::default();
+        let overrides = BTreeMap::from([
+            ("max.message.bytes".to_owned(), "2147483647".to_owned()),
+            ("segment.ms".to_owned(), "1".to_owned()),
+            ("segment.bytes".to_owned(), "14".to_owned()),
+        ]);
+        let eff = EffectiveConfig {
+            overrides: &overrides,
+            defaults: &defaults,
+        };
+        assert_eq!(eff.max_message_bytes(), c.max_message_bytes);
+        assert_eq!(eff.decompression_cap(), c.max_uncompressed_batch_bytes);
+        assert_eq!(eff.log_config().segment_ms, c.min_segment_ms);
+        assert_eq!(eff.log_config().segment_bytes, 1 << 20);
     }
 }

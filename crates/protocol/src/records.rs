@@ -1,30 +1,34 @@
 //! The records inside one v2 batch: bounded decoding (after capped decompression), encoding
 //! into a fresh batch with another codec, and per-record offsets and timestamps.
 //!
-//! Record layout, as in Kafka's `DefaultRecord` (varints are zig-zag):
-//! ```text
-//! length varint | attributes i8 | timestamp_delta varlong | offset_delta varint
-//! key_length varint | key | value_length varint | value
-//! header_count varint | (key_length varint | key | value_length varint | value)*
-//! ```
+//! Record layout, as in Kafka's `DefaultRecord` (varints are zig-zag): a `length varint`, then
+//! the fields `body.rs` reads. Two walks share that grammar: [`decode_records`] decompresses a
+//! batch into one buffer and hands out records whose fields are slices of it (for the
+//! metadata and offsets logs and tests); `stream.rs` ([`check_records`],
+//! [`recompress_batch`], [`record_timestamps`]) reads records straight from the decompressing
+//! stream and holds no more than a read buffer, which is what the produce path runs.
 //!
 //! INVARIANT: no length or count read from a record sizes an allocation before it has been
 //! checked against the bytes that remain, and every record's length prefix must equal the
 //! bytes its fields occupy.
 
+mod body;
+mod stream;
+
+pub use stream::{batch_memory, check_records, recompress_batch, record_timestamps};
+
 use bytes::Bytes;
 use schloss_model::batch::{
-    compute_crc, put_varlong, BatchError, BatchHeader, Compression, TimestampType, HEADER_LEN,
-    LOG_OVERHEAD, MIN_RECORD_LEN,
+    compute_crc, put_varlong, BatchError, BatchHeader, Compression, HEADER_LEN, LOG_OVERHEAD,
+    MIN_RECORD_LEN,
 };
 
 use crate::codec::{self, CodecError};
+use body::RecordInput;
 
 const COMPRESSION_MASK: i16 = 0x07;
 /// Where the CRC32C lies in the batch header.
 const CRC_AT: usize = 17;
-/// A header needs at least its key length and value length, one byte each.
-const MIN_HEADER_LEN: usize = 2;
 
 /// One record of a v2 batch, with its deltas relative to the batch header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,16 +101,6 @@ pub fn decode_records(batch: &[u8], max_uncompressed: usize) -> Result<Vec<Recor
     Ok(records)
 }
 
-/// Checks a batch the way [`decode_records`] does without keeping the records: what the
-/// produce path runs on every compressed batch, so a batch whose payload does not decompress
-/// (within `max_uncompressed`) into exactly its declared records is refused before it is
-/// stored and served to consumers. Returns the number of records.
-pub fn check_records(batch: &[u8], max_uncompressed: usize) -> Result<usize, RecordError> {
-    let mut n = 0usize;
-    walk_records(batch, max_uncompressed, |_, _| n += 1)?;
-    Ok(n)
-}
-
 /// Calls `each` with every record of the batch and a capacity hint for the whole set.
 fn walk_records(
     batch: &[u8],
@@ -153,6 +147,17 @@ pub fn encode_batch(
         body.extend_from_slice(&scratch);
     }
     let payload = codec::compress(codec, &body)?;
+    seal(template, records.len(), codec, &payload)
+}
+
+/// A whole batch around `payload` (`count` records compressed with `codec`): the header
+/// fields of `template` but the codec bits, length and record count, and a fresh CRC32C.
+fn seal(
+    template: &BatchHeader,
+    count: usize,
+    codec: Compression,
+    payload: &[u8],
+) -> Result<Vec<u8>, RecordError> {
     let batch_length = i32_len("batch", HEADER_LEN - LOG_OVERHEAD + payload.len())?;
     let attributes = (template.attributes & !COMPRESSION_MASK) | codec as i16;
 
@@ -169,48 +174,13 @@ pub fn encode_batch(
     out.extend_from_slice(&template.producer_id.to_be_bytes());
     out.extend_from_slice(&template.producer_epoch.to_be_bytes());
     out.extend_from_slice(&template.base_sequence.to_be_bytes());
-    out.extend_from_slice(&i32_len("record count", records.len())?.to_be_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&i32_len("record count", count)?.to_be_bytes());
+    out.extend_from_slice(payload);
     let crc = compute_crc(&out);
     if let Some(dst) = out.get_mut(CRC_AT..CRC_AT + 4) {
         dst.copy_from_slice(&crc.to_be_bytes());
     }
     Ok(out)
-}
-
-/// Re-encodes one batch with the `target` codec (for a topic whose `compression.type` differs
-/// from the producer's). Header fields other than codec, length and CRC are kept.
-pub fn recompress_batch(
-    batch: &[u8],
-    target: Compression,
-    max_uncompressed: usize,
-) -> Result<Vec<u8>, RecordError> {
-    let records = decode_records(batch, max_uncompressed)?;
-    let header = BatchHeader::parse(batch)?;
-    encode_batch(&header, &records, target)
-}
-
-/// Each record's absolute offset and timestamp, in batch order. In a LogAppendTime batch every
-/// record carries the batch's max timestamp, as in Kafka.
-pub fn record_timestamps(
-    batch: &[u8],
-    max_uncompressed: usize,
-) -> Result<Vec<(i64, i64)>, RecordError> {
-    let records = decode_records(batch, max_uncompressed)?;
-    let header = BatchHeader::parse(batch)?;
-    let log_append = header.timestamp_type() == TimestampType::LogAppendTime;
-    Ok(records
-        .iter()
-        .map(|r| {
-            let offset = header.base_offset.wrapping_add(i64::from(r.offset_delta));
-            let timestamp = if log_append {
-                header.max_timestamp
-            } else {
-                header.base_timestamp.wrapping_add(r.timestamp_delta)
-            };
-            (offset, timestamp)
-        })
-        .collect())
 }
 
 /// Parses the header and checks the parts that do not need the records: the batch fills
@@ -270,31 +240,19 @@ fn write_nullable(
 
 /// Reads one length-prefixed record; its fields are parsed within the declared length.
 fn read_record(cursor: &mut Cursor) -> Result<Record, MalformedRecord> {
-    let declared = cursor.varint()?;
-    let len = usize::try_from(declared).map_err(|_| MalformedRecord::Length(declared))?;
+    let len = body::length(cursor)?;
     let mut body = Cursor {
         data: cursor.take(len)?,
         pos: 0,
     };
-    let attributes = body.byte()? as i8;
-    let timestamp_delta = body.varlong()?;
-    let offset_delta = body.varint()?;
-    let key = body.nullable()?;
-    let value = body.nullable()?;
-    let header_count = body.varint()?;
-    let count =
-        usize::try_from(header_count).map_err(|_| MalformedRecord::HeaderCount(header_count))?;
-    if count > body.remaining() / MIN_HEADER_LEN {
-        return Err(MalformedRecord::Truncated);
-    }
-    let mut headers = Vec::with_capacity(count);
-    for _ in 0..count {
-        let key_len = body.varint()?;
-        let key_len = usize::try_from(key_len).map_err(|_| MalformedRecord::Length(key_len))?;
-        let key = body.take(key_len)?;
-        let value = body.nullable()?;
+    let mut headers = Vec::new();
+    let fields = body::read_fields(&mut body, |count, key, value| {
+        if headers.is_empty() {
+            // INVARIANT: `read_fields` checked the count against the bytes left.
+            headers.reserve(count);
+        }
         headers.push(RecordHeader { key, value });
-    }
+    })?;
     if body.remaining() != 0 {
         return Err(MalformedRecord::SizeMismatch {
             declared: len,
@@ -302,11 +260,11 @@ fn read_record(cursor: &mut Cursor) -> Result<Record, MalformedRecord> {
         });
     }
     Ok(Record {
-        attributes,
-        timestamp_delta,
-        offset_delta,
-        key,
-        value,
+        attributes: fields.attributes,
+        timestamp_delta: fields.timestamp_delta,
+        offset_delta: fields.offset_delta,
+        key: fields.key,
+        value: fields.value,
         headers,
     })
 }
@@ -318,16 +276,6 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn remaining(&self) -> usize {
-        self.data.len().saturating_sub(self.pos)
-    }
-
-    fn byte(&mut self) -> Result<u8, MalformedRecord> {
-        let b = *self.data.get(self.pos).ok_or(MalformedRecord::Truncated)?;
-        self.pos += 1;
-        Ok(b)
-    }
-
     fn take(&mut self, len: usize) -> Result<Bytes, MalformedRecord> {
         if len > self.remaining() {
             return Err(MalformedRecord::Truncated);
@@ -336,40 +284,23 @@ impl Cursor {
         self.pos += len;
         Ok(slice)
     }
+}
 
-    /// A length-prefixed field where -1 means null.
-    fn nullable(&mut self) -> Result<Option<Bytes>, MalformedRecord> {
-        match self.varint()? {
-            -1 => Ok(None),
-            len => {
-                let len = usize::try_from(len).map_err(|_| MalformedRecord::Length(len))?;
-                self.take(len).map(Some)
-            }
-        }
+impl RecordInput for Cursor {
+    type Field = Bytes;
+    type Error = MalformedRecord;
+
+    fn byte(&mut self) -> Result<u8, MalformedRecord> {
+        let b = *self.data.get(self.pos).ok_or(MalformedRecord::Truncated)?;
+        self.pos += 1;
+        Ok(b)
     }
 
-    /// Zig-zag varint of at most 5 bytes, decoded as Kafka's `ByteUtils.readVarint` does.
-    fn varint(&mut self) -> Result<i32, MalformedRecord> {
-        let raw = self.unsigned_varint(5)?;
-        let raw = raw as u32;
-        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    fn field(&mut self, len: usize) -> Result<Bytes, MalformedRecord> {
+        self.take(len)
     }
 
-    /// Zig-zag varlong of at most 10 bytes.
-    fn varlong(&mut self) -> Result<i64, MalformedRecord> {
-        let raw = self.unsigned_varint(10)?;
-        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
-    }
-
-    fn unsigned_varint(&mut self, max_bytes: u32) -> Result<u64, MalformedRecord> {
-        let mut value = 0u64;
-        for i in 0..max_bytes {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f).wrapping_shl(7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(MalformedRecord::VarintTooLong)
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
     }
 }

@@ -14,8 +14,8 @@ use schloss_model::batch::{
 };
 use schloss_protocol::codec::CodecError;
 use schloss_protocol::records::{
-    decode_records, encode_batch, recompress_batch, record_timestamps, MalformedRecord, Record,
-    RecordError, RecordHeader,
+    check_records, decode_records, encode_batch, recompress_batch, record_timestamps,
+    MalformedRecord, Record, RecordError, RecordHeader,
 };
 
 const CODECS: [Compression; 5] = [
@@ -182,7 +182,7 @@ fn recompression_between_every_pair_of_codecs_preserves_records() {
         let source = kp_encode(&theirs, from);
         let expected = decode_records(&source, MIB).unwrap();
         for to in CODECS {
-            let batch = recompress_batch(&source, to, MIB).unwrap();
+            let batch = recompress_batch(&source, to, MIB, MIB).unwrap();
             let header = validate(&batch).unwrap();
             assert_eq!(header.compression().unwrap(), to);
             assert_eq!(decode_records(&batch, MIB).unwrap(), expected);
@@ -279,6 +279,13 @@ fn record(fields: &[i64], extra: &[u8]) -> Vec<u8> {
 }
 
 fn malformed(batch: &[u8]) -> MalformedRecord {
+    assert!(
+        matches!(
+            check_records(batch, MIB),
+            Err(RecordError::Malformed { .. })
+        ),
+        "the streaming walk refuses it too"
+    );
     match decode_records(batch, MIB) {
         Err(RecordError::Malformed { kind, .. }) => kind,
         other => panic!("expected a malformed record, got {other:?}"),
@@ -405,6 +412,56 @@ fn batch_level_damage_is_reported_before_decompressing() {
     ));
 }
 
+/// The streaming walk (what the produce path runs) accepts exactly the batches the buffered
+/// decode accepts, with the same records.
+fn assert_walks_agree(batch: &[u8], cap: usize) {
+    let decoded = decode_records(batch, cap);
+    assert_eq!(
+        check_records(batch, cap).ok(),
+        decoded.as_ref().ok().map(Vec::len),
+        "check_records and decode_records disagree: {decoded:?}"
+    );
+    let header = BatchHeader::parse(batch);
+    let expected = decoded.ok().zip(header.ok()).map(|(records, header)| {
+        records
+            .iter()
+            .map(|r| {
+                let offset = header.base_offset + i64::from(r.offset_delta);
+                let ts = if header.timestamp_type()
+                    == schloss_model::batch::TimestampType::LogAppendTime
+                {
+                    header.max_timestamp
+                } else {
+                    header.base_timestamp + r.timestamp_delta
+                };
+                (offset, ts)
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(record_timestamps(batch, cap).ok(), expected);
+}
+
+#[test]
+fn the_streaming_walk_agrees_with_the_buffered_decode_on_real_batches() {
+    for codec in CODECS {
+        assert_walks_agree(&kp_encode(&kp_records(0, 50), codec), MIB);
+    }
+}
+
+#[test]
+fn a_recompressed_batch_over_its_limit_is_refused_while_it_is_written() {
+    let source = kp_encode(&kp_records(0, 200), Compression::None);
+    let whole = recompress_batch(&source, Compression::Gzip, MIB, MIB).unwrap();
+    assert_eq!(
+        recompress_batch(&source, Compression::Gzip, MIB, whole.len()).unwrap(),
+        whole
+    );
+    assert!(matches!(
+        recompress_batch(&source, Compression::Gzip, MIB, whole.len() - 1),
+        Err(RecordError::Codec(CodecError::CompressedTooLarge { .. }))
+    ));
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -421,8 +478,7 @@ mod fuzz {
             let mut batch = raw_batch(count, &payload);
             batch[22] |= CODECS[codec] as u8;
             reseal(&mut batch);
-            let _ = decode_records(&batch, 64 * 1024);
-            let _ = record_timestamps(&batch, 64 * 1024);
+            assert_walks_agree(&batch, 64 * 1024);
         }
 
         #[test]
@@ -436,7 +492,9 @@ mod fuzz {
                 batch[i] ^= byte;
             }
             reseal(&mut batch);
-            let _ = recompress_batch(&batch, Compression::Lz4, 64 * 1024);
+            assert_walks_agree(&batch, 64 * 1024);
+            let recompressed = recompress_batch(&batch, Compression::Lz4, 64 * 1024, 64 * 1024);
+            prop_assert_eq!(recompressed.is_ok(), check_records(&batch, 64 * 1024).is_ok());
         }
 
         #[test]

@@ -24,16 +24,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let limits = config.connections.clone();
     let connections = ConnectionRegistry::new(limits.limits.clone());
-    let request_memory = limits
-        .queued_max_request_bytes
-        // Never below the pre-authentication frame cap, so every admissible frame fits.
-        .map(|n| {
-            let n = n.max(schloss_protocol::frame::PRE_AUTH_MAX_BYTES);
-            Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))
-        });
+    // Never below the pre-authentication frame cap, so every admissible frame fits.
+    let pool_bytes = limits.queued_max_request_bytes.map(|n| {
+        n.max(schloss_protocol::frame::PRE_AUTH_MAX_BYTES)
+            .min(Semaphore::MAX_PERMITS)
+    });
+    let request_memory = pool_bytes.map(|n| Arc::new(Semaphore::new(n)));
     let broker = schloss_broker::Broker::open(config.broker)
         .await
-        .with_context(|| format!("opening data dir {}", data_dir.display()))?;
+        .with_context(|| format!("opening data dir {}", data_dir.display()))?
+        .with_request_memory(
+            request_memory
+                .clone()
+                .zip(pool_bytes)
+                .map(|(pool, n)| schloss_broker::RequestMemory::new(pool, n)),
+        );
     let credentials = match &config.auth.credentials_file {
         Some(path) => Some(
             CredentialSource::open(path, broker.clone())

@@ -276,7 +276,7 @@ async fn apply_topic_change(
                 Err(e) => return Ok((Vec::new(), Err(e))),
             };
             for (k, v) in &next {
-                if let Err(e) = topic_config::validate(k, v) {
+                if let Err(e) = broker.settings.topic_defaults.validate(k, v) {
                     return Ok((
                         Vec::new(),
                         Err((ResponseError::InvalidConfig, e.to_string())),

@@ -1,7 +1,12 @@
-//! Produce: validate each partition's batch (magic 2, CRC32C, size, timestamps), recompress if
-//! the topic's `compression.type` names a codec other than the producer's, append with offsets
-//! assigned in place, and acknowledge once the append is durable (acks 1 and -1) or not at all
-//! (acks 0).
+//! Produce: validate each partition's batch (magic 2, CRC32C, size, timestamps, and every
+//! record, compressed or not, as Kafka's log validator does), recompress if the topic's
+//! `compression.type` names a codec other than the producer's, append with offsets assigned in
+//! place, and acknowledge once the append is durable (acks 1 and -1) or not at all (acks 0).
+//!
+//! Records are checked as they stream out of the decompressor, up to the topic's
+//! decompression cap (itself under the broker's `max_uncompressed_batch_bytes`); the memory
+//! that takes besides the frame (decoder window or block, encoder and recompressed output) is
+//! charged to the request memory pool before the first byte is decompressed.
 
 use super::{code, Reply};
 use crate::metadata::{now_ms, Image};
@@ -14,12 +19,17 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use schloss_log::{Appended, Durable, LogError};
-use schloss_model::batch::{self, BatchError, Compression, TimestampType};
+use schloss_model::batch::{self, BatchError, TimestampType};
+use schloss_protocol::codec::CodecError;
+use schloss_protocol::records::RecordError;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Decompression output cap relative to `max.message.bytes`: a legitimate batch compresses
-/// well, but never by more than this factor of the largest batch a topic accepts.
-pub const DECOMPRESSION_RATIO_LIMIT: usize = 16;
+/// The longest a produce request waits for request memory to check its batches; then its
+/// partitions fail with REQUEST_TIMED_OUT (retriable) and its frame's share is returned.
+const MAX_MEMORY_WAIT: Duration = Duration::from_secs(30);
+/// ... but at least this long, whatever `timeout_ms` says (acks=0 producers may send 0).
+const MIN_MEMORY_WAIT: Duration = Duration::from_secs(1);
 
 /// What one partition of a produce request asks for, after name resolution.
 struct Job {
@@ -27,6 +37,8 @@ struct Job {
     partition: Arc<Partition>,
     records: Bytes,
     max_message_bytes: usize,
+    /// How much one batch may decompress to while it is checked.
+    decompression_cap: usize,
     target: StoredCompression,
     timestamp_type: TimestampType,
     timestamp_bounds: (i64, i64),
@@ -90,6 +102,7 @@ pub async fn handle(
                         partition,
                         records: p.records.unwrap_or_default(),
                         max_message_bytes: eff.max_message_bytes(),
+                        decompression_cap: eff.decompression_cap(),
                         target: eff.stored_compression(),
                         timestamp_type: eff.timestamp_type(),
                         timestamp_bounds: eff.timestamp_bounds(),
@@ -101,8 +114,29 @@ pub async fn handle(
         topics.push(response);
     }
 
+    // Partitions are staged one after another, so the request holds at most its largest
+    // partition's working memory at a time.
+    let memory = jobs.iter().map(Job::working_memory).max().unwrap_or(0);
+    let wait = Duration::from_millis(u64::try_from(request.timeout_ms).unwrap_or(0))
+        .clamp(MIN_MEMORY_WAIT, MAX_MEMORY_WAIT);
+    let charge = match broker.request_memory() {
+        Some(pool) if !jobs.is_empty() => pool.charge(memory, wait).await,
+        _ => None,
+    };
+    let short_of_memory = broker.request_memory().is_some() && !jobs.is_empty() && charge.is_none();
     let staged = if jobs.is_empty() {
         Vec::new()
+    } else if short_of_memory {
+        slots
+            .iter()
+            .map(|(t, _)| {
+                let note = "the broker's request memory stayed exhausted; retry".to_owned();
+                (
+                    *t,
+                    Staged::Failed(ResponseError::RequestTimedOut, Some(note)),
+                )
+            })
+            .collect()
     } else {
         match super::blocking(move || {
             jobs.into_iter()
@@ -118,6 +152,7 @@ pub async fn handle(
                 .collect(),
         }
     };
+    drop(charge);
 
     let mut waits: Vec<(usize, usize, Durable)> = Vec::new();
     for ((topic_index, slot), (_, outcome)) in slots.into_iter().zip(staged) {
@@ -280,28 +315,53 @@ fn validate_and_prepare(job: &Job) -> Result<BytesMut, (ResponseError, Option<St
         }
     }
     let codec = header.compression().map_err(batch_error)?;
-    let cap = job
-        .max_message_bytes
-        .saturating_mul(DECOMPRESSION_RATIO_LIMIT);
+    let cap = job.decompression_cap;
+    // Stored as sent or recompressed, but first proven to decompress (within the cap) into
+    // exactly the records it declares, each well formed, as Kafka's log validator does: a
+    // compression bomb or a corrupt record never reaches the log or a consumer.
     match job.target {
         StoredCompression::Codec(target) if target != codec => {
-            let recompressed = schloss_protocol::records::recompress_batch(first, target, cap)
-                .map_err(|e| (ResponseError::CorruptMessage, Some(e.to_string())))?;
-            if recompressed.len() > job.max_message_bytes {
-                return Err((ResponseError::MessageTooLarge, None));
-            }
+            let recompressed = schloss_protocol::records::recompress_batch(
+                first,
+                target,
+                cap,
+                job.max_message_bytes,
+            )
+            .map_err(record_error)?;
             Ok(BytesMut::from(&recompressed[..]))
         }
-        _ if codec != Compression::None => {
-            // Stored as sent, but first proven to decompress (within the cap) into exactly the
-            // records it declares, as Kafka's log validator does: a compression bomb or a
-            // corrupt payload never reaches the log or a consumer.
-            schloss_protocol::records::check_records(first, cap)
-                .map_err(|e| (ResponseError::CorruptMessage, Some(e.to_string())))?;
+        _ => {
+            schloss_protocol::records::check_records(first, cap).map_err(record_error)?;
             Ok(BytesMut::from(first))
         }
-        _ => Ok(BytesMut::from(first)),
     }
+}
+
+impl Job {
+    /// What checking (and maybe recompressing) this partition's batch holds besides the frame.
+    fn working_memory(&self) -> usize {
+        let sent = batch::BatchHeader::parse(&self.records)
+            .ok()
+            .and_then(|h| h.compression().ok());
+        let recompress = match self.target {
+            StoredCompression::Codec(target) if Some(target) != sent => {
+                Some((target, self.max_message_bytes))
+            }
+            _ => None,
+        };
+        // A batch whose header does not parse, or that declares more than the cap, is refused
+        // before anything is decompressed: it needs no more than the read buffer.
+        schloss_protocol::records::batch_memory(&self.records, self.decompression_cap, recompress)
+            .unwrap_or(0)
+    }
+}
+
+fn record_error(e: RecordError) -> (ResponseError, Option<String>) {
+    let error = match e {
+        RecordError::Codec(CodecError::CompressedTooLarge { .. }) => ResponseError::MessageTooLarge,
+        _ => ResponseError::CorruptMessage,
+    };
+    (error, Some(e.to_string()))
 }
 
 fn batch_error(e: BatchError) -> (ResponseError, Option<String>) {

@@ -3,7 +3,7 @@
 
 use super::{blocking, code, internal_topic, str_bytes, topic_name};
 use crate::metadata::{MetadataRecord, TopicMeta};
-use crate::topic_config::{self, EffectiveConfig};
+use crate::topic_config::EffectiveConfig;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -43,7 +43,10 @@ pub(crate) async fn create_topic(
         ));
     }
     for (k, v) in &configs {
-        topic_config::validate(k, v)
+        broker
+            .settings
+            .topic_defaults
+            .validate(k, v)
             .map_err(|e| fail(ResponseError::InvalidConfig, e.to_string()))?;
     }
     let meta = TopicMeta {

@@ -1,22 +1,22 @@
 //! gzip: one or more GZIP members (RFC 1952), as `java.util.zip.GZIPOutputStream` writes them.
 
-use std::io::Write;
-
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use super::{CappedVec, CodecError, Compression};
+use super::CappedWriter;
 
 /// zlib's default level, which Kafka's `compression.gzip.level=-1` selects.
 const LEVEL: u32 = 6;
 
-pub(super) fn decompress(input: &[u8], out: &mut CappedVec) -> Result<(), CodecError> {
-    out.read_from(MultiGzDecoder::new(input), Compression::Gzip)
+/// Inflate state with its 32 KiB window, and the decoder's 32 KiB input buffer.
+pub(super) const WORKING_MEMORY: usize = 128 * 1024;
+/// Deflate at level 6: a 32 KiB window (doubled), hash chains and the pending buffer.
+pub(super) const ENCODER_MEMORY: usize = 512 * 1024;
+
+pub(super) fn reader(input: &[u8]) -> MultiGzDecoder<&[u8]> {
+    MultiGzDecoder::new(input)
 }
 
-pub(super) fn compress(input: &[u8]) -> Result<Vec<u8>, CodecError> {
-    let fail = |e: std::io::Error| CodecError::compress(Compression::Gzip, e);
-    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::new(LEVEL));
-    encoder.write_all(input).map_err(fail)?;
-    encoder.finish().map_err(fail)
+pub(super) fn writer(out: CappedWriter) -> GzEncoder<CappedWriter> {
+    GzEncoder::new(out, flate2::Compression::new(LEVEL))
 }

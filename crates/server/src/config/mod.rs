@@ -1,6 +1,7 @@
 //! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
 //! into typed values. Every error names the key it is about.
 
+mod ceilings;
 mod connections;
 mod groups;
 mod listener;
@@ -74,6 +75,10 @@ struct RawBroker {
     queued_max_request_bytes: Option<i64>,
     max_in_flight_requests_per_connection: Option<i64>,
     frame_timeout_ms: Option<i64>,
+    max_message_bytes_ceiling: Option<i64>,
+    max_uncompressed_batch_bytes: Option<i64>,
+    min_segment_bytes: Option<i64>,
+    min_segment_ms: Option<i64>,
 }
 
 fn default_partitions() -> i32 {
@@ -151,8 +156,8 @@ impl Config {
             };
             defaults.insert(k, value);
         }
-        let topic_defaults =
-            BrokerDefaults::new(defaults).map_err(|e| invalid("topic_defaults", e.to_string()))?;
+        let topic_defaults = BrokerDefaults::new(defaults, ceilings::ceilings(&b)?)
+            .map_err(|e| invalid("topic_defaults", e.to_string()))?;
         if raw.listeners.is_empty() {
             return Err(invalid("listeners", "at least one listener is required"));
         }

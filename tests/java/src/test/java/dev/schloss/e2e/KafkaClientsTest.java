@@ -637,9 +637,9 @@ class KafkaClientsTest {
         assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, cfg.get("segment.ms").source());
         assertEquals("2000000", cfg.get("max.message.bytes").value());
 
-        // validateOnly changes nothing.
+        // validateOnly changes nothing (a valid value: at least the broker's min_segment_ms).
         admin.incrementalAlterConfigs(Map.of(res, List.of(
-                        new AlterConfigOp(new ConfigEntry("segment.ms", "1000"), AlterConfigOp.OpType.SET))),
+                        new AlterConfigOp(new ConfigEntry("segment.ms", "3600000"), AlterConfigOp.OpType.SET))),
                 new org.apache.kafka.clients.admin.AlterConfigsOptions().validateOnly(true))
                 .all().get(30, TimeUnit.SECONDS);
         assertEquals("7200000", describeTopicConfig(topic).get("segment.ms").value());
