@@ -2,7 +2,8 @@
 //! its low nibble is a parameter:
 //!
 //! * `0x0_`: the rest is raw bytes: walked with `Batches`, each batch header parsed,
-//!   `validate`d and its records decoded with `decode_records` (1 MiB cap).
+//!   `validate`d and its records decoded with `decode_records` (1 MiB cap); the streaming
+//!   `check_records` must agree and stay within its declared `batch_memory`.
 //! * `0x1_`: the next byte is a record count and the rest the (compressed) records of a batch
 //!   built around them with a valid header and CRC32C; the low nibble is the attributes' codec
 //!   and timestamp-type bits (codecs 5..7 are invalid). This reaches decompression and record
@@ -20,7 +21,9 @@ use schloss_fuzz::alloc_meter::{metered, Meter};
 use schloss_fuzz::batches::Template;
 use schloss_model::batch::{validate, BatchHeader, Batches, Compression, MIN_RECORD_LEN};
 use schloss_protocol::codec::{self, CodecError};
-use schloss_protocol::records::{decode_records, encode_batch, record_timestamps, Record};
+use schloss_protocol::records::{
+    batch_memory, check_records, decode_records, encode_batch, record_timestamps, Record,
+};
 
 #[global_allocator]
 static METER: Meter = Meter;
@@ -104,6 +107,18 @@ fn check_batch(batch: &[u8], low: u8) {
         "decode_records held {peak} bytes for a {}-byte batch",
         batch.len()
     );
+    // The produce path's streaming walk accepts exactly what the buffered decode accepts, and
+    // holds no more than the working memory it declared up front (what is charged to the
+    // request memory pool).
+    let (checked, peak) = metered(|| check_records(batch, CAP));
+    assert_eq!(
+        checked.as_ref().ok(),
+        decoded.as_ref().ok().map(Vec::len).as_ref(),
+        "check_records {checked:?} vs decode_records {decoded:?}"
+    );
+    if let Ok(declared) = batch_memory(batch, CAP, None) {
+        assert!(peak <= declared, "check_records held {peak} bytes, declared {declared}");
+    }
     let Ok(records) = decoded else {
         return;
     };

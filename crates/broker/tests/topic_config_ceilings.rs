@@ -79,7 +79,7 @@ fn assert_bounded(eff: &EffectiveConfig, c: &TopicCeilings) -> Result<(), TestCa
         {
             // read buffer + (the block or window: at most the cap, or zstd's 128 MiB window
             // floor of 8 MiB) + encoder + its capped output.
-            let decoder = cap.max(8 << 20).min(128 << 20) + (512 << 10);
+            let decoder = cap.clamp(8 << 20, 128 << 20) + (512 << 10);
             prop_assert!(
                 memory <= (64 << 10) + decoder.max(cap) + (4 << 20) + c.max_message_bytes,
                 "{memory} bytes for a cap of {cap}"

@@ -215,7 +215,7 @@ pub struct Compressor {
 enum Sink {
     Plain(CappedWriter),
     Gzip(Box<flate2::write::GzEncoder<CappedWriter>>),
-    Snappy(snappy::Writer),
+    Snappy(Box<snappy::Writer>),
     Lz4(Box<lz4_flex::frame::FrameEncoder<CappedWriter>>),
     Zstd(Box<::zstd::stream::write::Encoder<'static, CappedWriter>>),
 }
@@ -226,7 +226,7 @@ impl Compressor {
         let sink = match codec {
             Compression::None => Sink::Plain(out),
             Compression::Gzip => Sink::Gzip(Box::new(gzip::writer(out))),
-            Compression::Snappy => Sink::Snappy(snappy::Writer::new(out)?),
+            Compression::Snappy => Sink::Snappy(Box::new(snappy::Writer::new(out)?)),
             Compression::Lz4 => Sink::Lz4(Box::new(lz4::writer(out))),
             Compression::Zstd => Sink::Zstd(Box::new(zstd::writer(out)?)),
         };

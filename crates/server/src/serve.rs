@@ -26,8 +26,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let connections = ConnectionRegistry::new(limits.limits.clone());
     // Never below the pre-authentication frame cap, so every admissible frame fits.
     let pool_bytes = limits.queued_max_request_bytes.map(|n| {
-        n.max(schloss_protocol::frame::PRE_AUTH_MAX_BYTES)
-            .min(Semaphore::MAX_PERMITS)
+        n.clamp(
+            schloss_protocol::frame::PRE_AUTH_MAX_BYTES,
+            Semaphore::MAX_PERMITS,
+        )
     });
     let request_memory = pool_bytes.map(|n| Arc::new(Semaphore::new(n)));
     let broker = schloss_broker::Broker::open(config.broker)

@@ -36,9 +36,12 @@ fn framed_body(input: &[u8]) -> Result<Option<&[u8]>, CodecError> {
     Ok(input.get(HEADER_LEN..))
 }
 
+/// One raw block of a framed body, and the bytes after it.
+type Block<'a> = (&'a [u8], &'a [u8]);
+
 /// The next raw block of a framed body and what follows it, or `None` at the end. xerial
 /// tolerates a second stream header where a block length would be.
-fn next_block(mut rest: &[u8]) -> Result<Option<(&[u8], &[u8])>, CodecError> {
+fn next_block(mut rest: &[u8]) -> Result<Option<Block<'_>>, CodecError> {
     loop {
         if rest.is_empty() {
             return Ok(None);
@@ -140,6 +143,8 @@ impl<'a> Blocks<'a> {
         // Its declared length is checked against the limit before any byte is reserved.
         let len = block_len(raw, self.limit)?;
         self.block.clear();
+        // Exactly the block: growing by doubling could hold up to twice the largest one.
+        self.block.reserve_exact(len);
         self.block.resize(len, 0);
         let written = self
             .decoder
