@@ -944,6 +944,37 @@ def test_raised_limit_zstd_bombs_are_refused_and_nothing_is_stored(broker, topic
         rss.assert_bounded()
 
 
+def _record(fields: bytes, declared_extra: int = 0) -> bytes:
+    return _varint(len(fields) + declared_extra) + fields
+
+
+def test_malformed_uncompressed_records_are_refused_and_not_stored(broker, topic_name):
+    """Uncompressed batches are walked record by record too (Kafka's log validator does): a
+    batch whose header and CRC are right but whose records are not is refused with
+    CORRUPT_MESSAGE and never reaches a consumer; a well-formed one built the same way is
+    stored."""
+    topic = topic_name("plain-records")
+    _create_topics(broker, {topic: {}})
+    good_fields = b"\0" + _varint(0) + _varint(0) + _varint(-1) + _varint(3) + b"abc" + _varint(0)
+    hostile = {
+        "value longer than the batch": _record(b"\0" + _varint(0) + _varint(0) + _varint(-1)
+                                               + _varint((1 << 31) - 64) + b"x" * 8, (1 << 31) - 72),
+        "length beyond its fields": _record(good_fields, 2) + b"\0\0",
+        "bytes after the last record": _record(good_fields) + b"\x02" * 8,
+        "header count past the bytes": _record(b"\0" + _varint(0) + _varint(0) + _varint(-1)
+                                               + _varint(0) + _varint(1000) + b"\0" * 4),
+        "varint too long": b"\xff" * 12,
+    }
+    with wire.Conn(broker.host, broker.port, client_id="e2e-hostile-records", timeout=WAIT_S) as c:
+        for name, records in hostile.items():
+            err, _ = wire.produce_v3(c, topic, 0, wire.raw_batch(records, 1))
+            assert err == ERR_CORRUPT_MESSAGE, f"{name}: answered {err}"
+        assert _high_watermark(broker, topic) == 0, "a malformed batch was stored"
+        err, base = wire.produce_v3(c, topic, 0, wire.raw_batch(_record(good_fields), 1))
+        assert (err, base) == (0, 0)
+    assert _high_watermark(broker, topic) == 1
+
+
 # --------------------------------------------------------------------------- 4. pipelining
 
 IN_FLIGHT = 16
