@@ -420,3 +420,17 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn legacy_lz4_frames_are_refused_before_their_8_mib_buffers() {
+    // Found by the record_batch fuzz target: lz4_flex decodes the legacy frame format (magic
+    // 0x184C2102, 8 MiB blocks), which no Kafka client writes; its buffers would pass the
+    // working memory reported for LZ4.
+    let mut legacy = vec![0x02, 0x21, 0x4c, 0x18];
+    legacy.extend_from_slice(&16u32.to_le_bytes());
+    legacy.extend_from_slice(&[0u8; 16]);
+    assert!(matches!(
+        decompress(Compression::Lz4, &legacy, MIB),
+        Err(CodecError::Corrupt { .. })
+    ));
+}

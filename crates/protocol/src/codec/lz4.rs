@@ -12,6 +12,10 @@ use super::{CappedWriter, CodecError, Compression};
 const MIN_FRAME_LEN: usize = 7;
 /// The LZ4 frame magic number as it appears on the wire (little-endian 0x184D2204).
 const MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+/// The legacy frame magic (0x184C2102): 8 MiB blocks, written by `lz4 -l`, never by a Kafka
+/// client (the Java client and librdkafka write the standard frame format). Refused, so the
+/// decoder's buffers stay within what [`working_memory`] reports.
+const LEGACY_MAGIC: [u8; 4] = [0x02, 0x21, 0x4c, 0x18];
 /// The largest block the format allows (block size id 7).
 const MAX_BLOCK: usize = 4 << 20;
 /// The dictionary a linked-block decoder keeps beside its output block.
@@ -66,6 +70,9 @@ impl<'a> Frames<'a> {
                 // The decoder reads a stream that ends inside a frame header as a clean end.
                 if self.rest.len() < MIN_FRAME_LEN {
                     return Err(corrupt("truncated frame header"));
+                }
+                if self.rest.starts_with(&LEGACY_MAGIC) {
+                    return Err(corrupt("legacy LZ4 frames are not a Kafka format"));
                 }
                 if block_size(self.rest) > self.max_block {
                     return Err(corrupt("frame declares larger blocks than the first frame"));

@@ -12,6 +12,8 @@ use crate::codec::{self, CodecError, Compressor, Decompressor};
 
 /// The read buffer decompressed bytes pass through.
 const READ_BUFFER: usize = 64 * 1024;
+/// Small allocations beside it: the decoder's own structs, an error's message.
+const BOOKKEEPING: usize = 4 * 1024;
 
 /// Checks a whole batch (exactly `batch`) the way Kafka's log validator does before it is
 /// stored: length and CRC32C, then its payload must decompress (within `max_uncompressed`)
@@ -79,7 +81,9 @@ pub fn batch_memory(
     let encoder = recompress.map_or(0, |(target, max_batch)| {
         codec::compression_memory(target).saturating_add(max_batch)
     });
-    Ok(READ_BUFFER.saturating_add(decoder).saturating_add(encoder))
+    Ok((READ_BUFFER + BOOKKEEPING)
+        .saturating_add(decoder)
+        .saturating_add(encoder))
 }
 
 /// Walks every record of the batch, feeding the decompressed bytes to `tee` when given, and
