@@ -40,6 +40,7 @@ use schloss_model::TenantId;
 use schloss_server::conn_state::ConnState;
 use schloss_server::connection::{serve, ConnectionContext, SaslContext};
 use schloss_server::credentials::CredentialSource;
+use schloss_server::frames::RequestMemory;
 use schloss_server::limits::{ConnectionLimits, ConnectionRegistry};
 use schloss_server::sasl::FailureBrake;
 use tokio::io::AsyncWrite;
@@ -199,7 +200,7 @@ fuzz_target!(|data: &[u8]| {
             idle_timeout: Duration::from_secs(600),
             frame_timeout: Duration::from_secs(30),
             max_in_flight: 16,
-            request_memory: Some(Arc::new(Semaphore::new(4 * MAX_REQUEST_BYTES))),
+            request_memory: Arc::new(RequestMemory::new(Some(4 * MAX_REQUEST_BYTES))),
         });
         let initial = if sasl {
             ConnState::PreAuth

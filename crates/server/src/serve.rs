@@ -4,6 +4,7 @@
 use crate::config::{Config, SecurityProtocol};
 use crate::connection::{ConnectionContext, SaslContext};
 use crate::credentials::CredentialSource;
+use crate::frames::RequestMemory;
 use crate::limits::ConnectionRegistry;
 use crate::listener::{self, ListenerRuntime};
 use crate::sasl::FailureBrake;
@@ -24,13 +25,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let limits = config.connections.clone();
     let connections = ConnectionRegistry::new(limits.limits.clone());
-    let request_memory = limits
-        .queued_max_request_bytes
-        // Never below the pre-authentication frame cap, so every admissible frame fits.
-        .map(|n| {
-            let n = n.max(schloss_protocol::frame::PRE_AUTH_MAX_BYTES);
-            Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))
-        });
+    let request_memory = Arc::new(RequestMemory::new(limits.queued_max_request_bytes));
     let broker = schloss_broker::Broker::open(config.broker)
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
