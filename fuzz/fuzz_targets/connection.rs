@@ -43,8 +43,8 @@ use schloss_server::credentials::CredentialSource;
 use schloss_server::frames::RequestMemory;
 use schloss_server::limits::{ConnectionLimits, ConnectionRegistry};
 use schloss_server::sasl::FailureBrake;
+use schloss_server::verifier::PlainVerifiers;
 use tokio::io::AsyncWrite;
-use tokio::sync::Semaphore;
 
 /// How long (virtual time) a connection may take before the target calls it wedged: longer
 /// than any timeout a request can start (rebalance timeouts of 300 s, the authentication and
@@ -184,7 +184,7 @@ fuzz_target!(|data: &[u8]| {
                     SaslMechanism::ScramSha512,
                 ],
                 credentials,
-                verifiers: Arc::new(Semaphore::new(1)),
+                verifiers: Arc::new(PlainVerifiers::new()),
                 brake: Arc::new(FailureBrake::new()),
             })
         } else {

@@ -8,6 +8,7 @@ use crate::conn_state::ConnState;
 use crate::frames::{FrameReader, FrameRules, Meter, RequestMemory};
 use crate::limits::{ConnectionSlot, Refused};
 use crate::sasl::FailureBrake;
+use crate::verifier::PlainVerifiers;
 use crate::{auth_exchange, credentials::CredentialSource};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
@@ -101,8 +102,8 @@ impl Step {
 pub struct SaslContext {
     pub mechanisms: Vec<SaslMechanism>,
     pub credentials: Arc<CredentialSource>,
-    /// Bounds concurrent PLAIN (argon2id) verifications.
-    pub verifiers: Arc<Semaphore>,
+    /// Bounds PLAIN (argon2id) verifications: at once, per address, and how long they wait.
+    pub verifiers: Arc<PlainVerifiers>,
     pub brake: Arc<FailureBrake>,
 }
 

@@ -17,3 +17,4 @@ pub mod lru;
 pub mod sasl;
 pub mod serve;
 pub mod tls;
+pub mod verifier;

@@ -9,14 +9,11 @@ use crate::limits::ConnectionRegistry;
 use crate::listener::{self, ListenerRuntime};
 use crate::sasl::FailureBrake;
 use crate::tls::ReloadableTls;
+use crate::verifier::PlainVerifiers;
 use anyhow::Context;
 use schloss_auth::PrincipalMapper;
 use schloss_broker::ListenerInfo;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
-
-/// PLAIN verifications (argon2id, ~19 MiB each) running at once.
-const PLAIN_VERIFIERS: usize = 4;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.broker.data_dir.clone();
@@ -36,7 +33,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let verifiers = Arc::new(Semaphore::new(PLAIN_VERIFIERS));
+    let verifiers = Arc::new(PlainVerifiers::new());
     let brake = Arc::new(FailureBrake::new());
     let mut reloadable = Vec::new();
     let mut runtimes = Vec::new();
