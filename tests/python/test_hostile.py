@@ -167,11 +167,12 @@ class RssSampler:
 
 class GoodClient:
     """A librdkafka producer (idempotent, acks=all) producing a numbered message every 20 ms
-    and a consumer reading the same partition back, each in its own thread."""
+    and a consumer reading the same partition back, each in its own thread. ``conf`` is added
+    to both clients' properties (e.g. SASL settings and another bootstrap listener)."""
 
     PRODUCE_INTERVAL_S = 0.02
 
-    def __init__(self, broker: Broker, topic: str):
+    def __init__(self, broker: Broker, topic: str, conf: dict | None = None):
         self.topic = topic
         self.lock = threading.Lock()
         self.acked: list[bytes] = []
@@ -187,6 +188,7 @@ class GoodClient:
             "acks": "all",
             "linger.ms": 5,
             "message.timeout.ms": 30000,
+            **(conf or {}),
         })
         self.consumer = Consumer({
             "bootstrap.servers": broker.bootstrap,
@@ -197,6 +199,7 @@ class GoodClient:
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
             "fetch.wait.max.ms": 200,
+            **(conf or {}),
         })
         self._producing = threading.Thread(target=self._produce_loop, daemon=True)
         self._consuming = threading.Thread(target=self._consume_loop, daemon=True)
