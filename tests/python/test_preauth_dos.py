@@ -94,14 +94,14 @@ def test_unauthenticated_frame_claims_do_not_stall_an_authenticated_client(start
     """500 unauthenticated connections announce a 100 MiB frame and 500 announce one at the
     512 KiB pre-auth cap with 16 bytes of it, then go silent. The 100 MiB claims are refused
     (closed) before anything is reserved; the others reserve only the 16 bytes that arrived.
-    With `queued_max_request_bytes` at 256 MiB, reserving what the 500 claims at the cap
-    announce (250 MiB) would leave authenticated clients almost nothing until the attackers'
-    authentication deadline (60 s here, past every wait below). Meanwhile a librdkafka client
+    With `queued_max_request_bytes` at 128 MiB, reserving what the 500 claims at the cap
+    announce (250 MiB) would exhaust the pool and stall authenticated clients until the
+    attackers' authentication deadline (60 s here, past every wait below). Meanwhile a librdkafka client
     logs in with SASL PLAIN, produces and consumes, well within the frame timeout (60 s), and
     the broker's resident memory stays bounded."""
     broker = start_auth_broker(
         tmp_path / "schloss", authentication_timeout_ms=60_000,
-        broker_extra="queued_max_request_bytes = 268435456")
+        broker_extra="queued_max_request_bytes = 134217728")
     started.append(broker)
     host, port = sasl_addr(broker)
     with RssSampler(broker.proc.pid) as rss:
