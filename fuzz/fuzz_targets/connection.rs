@@ -40,10 +40,11 @@ use schloss_model::TenantId;
 use schloss_server::conn_state::ConnState;
 use schloss_server::connection::{serve, ConnectionContext, SaslContext};
 use schloss_server::credentials::CredentialSource;
+use schloss_server::frames::RequestMemory;
 use schloss_server::limits::{ConnectionLimits, ConnectionRegistry};
 use schloss_server::sasl::FailureBrake;
+use schloss_server::verifier::PlainVerifiers;
 use tokio::io::AsyncWrite;
-use tokio::sync::Semaphore;
 
 /// How long (virtual time) a connection may take before the target calls it wedged: longer
 /// than any timeout a request can start (rebalance timeouts of 300 s, the authentication and
@@ -183,7 +184,7 @@ fuzz_target!(|data: &[u8]| {
                     SaslMechanism::ScramSha512,
                 ],
                 credentials,
-                verifiers: Arc::new(Semaphore::new(1)),
+                verifiers: Arc::new(PlainVerifiers::new()),
                 brake: Arc::new(FailureBrake::new()),
             })
         } else {
@@ -199,7 +200,7 @@ fuzz_target!(|data: &[u8]| {
             idle_timeout: Duration::from_secs(600),
             frame_timeout: Duration::from_secs(30),
             max_in_flight: 16,
-            request_memory: Some(Arc::new(Semaphore::new(4 * MAX_REQUEST_BYTES))),
+            request_memory: Arc::new(RequestMemory::new(Some(4 * MAX_REQUEST_BYTES))),
         });
         let initial = if sasl {
             ConnState::PreAuth

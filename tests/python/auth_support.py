@@ -71,7 +71,9 @@ class AuthBroker(Broker):
 
 
 def start_auth_broker(workdir: Path, authentication_timeout_ms: int = 10000,
-                      connections_max_reauth_ms: int = 0, rust_log: str = "info") -> AuthBroker:
+                      connections_max_reauth_ms: int = 0, rust_log: str = "info",
+                      broker_extra: str = "") -> AuthBroker:
+    """``broker_extra`` is raw TOML inside the ``[broker]`` table (e.g. connection limits)."""
     workdir.mkdir(parents=True, exist_ok=True)
     run_cli(workdir, "certs", "dev", "--dir", "certs")
     for login, password in (ALICE, BOB):
@@ -84,6 +86,7 @@ node_id = 1
 data_dir = {_toml_str(str(workdir / "data"))}
 num_partitions = 1
 auto_create_topics = true
+{broker_extra}
 
 [auth]
 credentials_file = "users.toml"

@@ -3,7 +3,7 @@
 //! SaslHandshake v0 is followed by bare tokens.
 
 use crate::conn_state::{ConnState, Ready};
-use crate::connection::{encode, CloseReason, ConnectionContext, Step};
+use crate::connection::{encode, CloseReason, ConnectionContext, SaslContext, Step};
 use crate::limits::ConnectionSlot;
 use crate::sasl::{Round, SaslStep, StepError};
 use bytes::{Bytes, BytesMut};
@@ -138,7 +138,10 @@ pub async fn authenticate(
     let Some(sasl) = &ctx.sasl else {
         return Err(CloseReason::SaslProtocol("SASL on a listener without SASL"));
     };
-    match step.step(&request.auth_bytes, &sasl.verifiers).await {
+    match step
+        .step(&request.auth_bytes, &sasl.verifiers, peer.ip())
+        .await
+    {
         Ok(Round::Continue(challenge, next)) => {
             *state = match reauth {
                 Some(mut ready) => {
@@ -173,7 +176,7 @@ pub async fn authenticate(
         }
         Err(e) => {
             let message = failure_message(&e, mechanism, peer);
-            tokio::time::sleep(sasl.brake.failed(peer.ip(), attempted(&e))).await;
+            brake(&e, sasl, peer).await;
             Ok(Step::send_and_close(respond(
                 Some((ResponseError::SaslAuthenticationFailed, message)),
                 Vec::new(),
@@ -211,7 +214,7 @@ pub async fn raw_token(
         out.extend_from_slice(bytes);
         out
     };
-    match step.step(&token, &sasl.verifiers).await {
+    match step.step(&token, &sasl.verifiers, peer.ip()).await {
         Ok(Round::Continue(challenge, next)) => {
             *state = ConnState::Sasl {
                 step: next,
@@ -232,7 +235,7 @@ pub async fn raw_token(
         }
         Err(e) => {
             failure_message(&e, mechanism, peer);
-            tokio::time::sleep(sasl.brake.failed(peer.ip(), attempted(&e))).await;
+            brake(&e, sasl, peer).await;
             Err(CloseReason::AuthenticationFailed)
         }
     }
@@ -249,6 +252,45 @@ fn failure_message(e: &StepError, mechanism: SaslMechanism, peer: SocketAddr) ->
         StepError::Internal(what) => {
             tracing::error!(%peer, mechanism = mechanism.name(), what, "authentication could not be checked");
             "Authentication failed"
+        }
+        StepError::Busy { busy, login } => {
+            BUSY_LOG.note(peer, login, busy);
+            // The same text as a wrong password: a busy answer must not reveal anything.
+            "Authentication failed: Invalid username or password"
+        }
+    }
+}
+
+/// Delays the answer to a failed login (see [`crate::sasl::FailureBrake`]). A busy verifier
+/// checked no password, so it neither counts as a guess nor is slowed: the client is told
+/// at once and the attempt holds nothing while it waits.
+async fn brake(e: &StepError, sasl: &SaslContext, peer: SocketAddr) {
+    if !matches!(e, StepError::Busy { .. }) {
+        tokio::time::sleep(sasl.brake.failed(peer.ip(), attempted(e))).await;
+    }
+}
+
+/// "verifier busy" failures come in floods: each is logged at debug, and a warning with the
+/// count at most every 10 seconds, like refused connections.
+static BUSY_LOG: BusyLog = BusyLog {
+    state: parking_lot::Mutex::new((0, None)),
+};
+
+struct BusyLog {
+    /// Failures since the last warning, and when that was.
+    state: parking_lot::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl BusyLog {
+    const INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&self, peer: SocketAddr, login: &str, busy: &crate::verifier::Busy) {
+        tracing::debug!(%peer, mechanism = "PLAIN", login, reason = %busy, "authentication failed");
+        let mut state = self.state.lock();
+        state.0 += 1;
+        if state.1.is_none_or(|at| at.elapsed() >= Self::INTERVAL) {
+            tracing::warn!(%peer, mechanism = "PLAIN", login, reason = %busy, failed_since_last_report = state.0, "authentication failed: verifier busy");
+            *state = (0, Some(std::time::Instant::now()));
         }
     }
 }
@@ -298,6 +340,6 @@ fn login_of(state: &ConnState) -> String {
 fn attempted(e: &StepError) -> &str {
     match e {
         StepError::Rejected(auth) => auth.attempted_login().unwrap_or_default(),
-        StepError::Internal(_) => "",
+        StepError::Internal(_) | StepError::Busy { .. } => "",
     }
 }

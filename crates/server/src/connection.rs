@@ -5,26 +5,25 @@
 //! responses may be outstanding. Authentication (SASL) happens here, in request order.
 
 use crate::conn_state::ConnState;
+use crate::frames::{FrameReader, FrameRules, Meter, RequestMemory};
 use crate::limits::{ConnectionSlot, Refused};
 use crate::sasl::FailureBrake;
+use crate::verifier::PlainVerifiers;
 use crate::{auth_exchange, credentials::CredentialSource};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use parking_lot::Mutex;
 use schloss_auth::SaslMechanism;
 use schloss_broker::{Broker, ListenerInfo, Reply};
-use schloss_protocol::frame::{check_frame_len, FrameError};
+use schloss_protocol::frame::FrameError;
 use schloss_protocol::header::parse_request_header;
 use schloss_protocol::request::{decode_request, Request};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
 
 /// Default of `max_in_flight_requests_per_connection`: responses that may be owed on one
 /// connection before we stop reading its requests.
@@ -32,9 +31,6 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 128;
 /// Encoded responses a connection may hold unsent (a client that pipelines without reading);
 /// one larger response is still admitted alone.
 const MAX_UNSENT_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
-/// Read granularity: the buffer grows by at most this much before bytes arrive to fill it,
-/// so a client's claimed frame size never sizes an allocation by itself.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Why a connection was closed by us.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +63,8 @@ pub enum CloseReason {
     Idle(Duration),
     #[error("a request frame did not arrive within the frame timeout ({0:?})")]
     FrameTimeout(Duration),
+    #[error("request memory for a frame was not free within the frame timeout ({0:?})")]
+    MemoryTimeout(Duration),
     #[error("connection refused: {0}")]
     Refused(#[from] Refused),
 }
@@ -104,8 +102,8 @@ impl Step {
 pub struct SaslContext {
     pub mechanisms: Vec<SaslMechanism>,
     pub credentials: Arc<CredentialSource>,
-    /// Bounds concurrent PLAIN (argon2id) verifications.
-    pub verifiers: Arc<Semaphore>,
+    /// Bounds PLAIN (argon2id) verifications: at once, per address, and how long they wait.
+    pub verifiers: Arc<PlainVerifiers>,
     pub brake: Arc<FailureBrake>,
 }
 
@@ -124,8 +122,8 @@ pub struct ConnectionContext {
     pub frame_timeout: Duration,
     /// `max_in_flight_requests_per_connection`.
     pub max_in_flight: usize,
-    /// `queued.max.request.bytes`, shared by every connection; `None` = unlimited.
-    pub request_memory: Option<Arc<Semaphore>>,
+    /// `queued.max.request.bytes`, shared by every connection.
+    pub request_memory: Arc<RequestMemory>,
 }
 
 pub async fn serve<S>(
@@ -147,10 +145,7 @@ where
     let meter = Arc::new(Meter::new());
     let writer_task = tokio::spawn(write_responses(writer, rx, meter.clone()));
     let unsent = Arc::new(Semaphore::new(MAX_UNSENT_RESPONSE_BYTES));
-    let mut frames = FrameReader {
-        reader,
-        buf: BytesMut::new(),
-    };
+    let mut frames = FrameReader::new(reader);
     // One permit per response owed, taken before the request is read: at most
     // `max_in_flight` requests are read and unanswered at any time.
     let in_flight = Arc::new(Semaphore::new(ctx.max_in_flight.max(1)));
@@ -159,13 +154,19 @@ where
         let Ok(owed) = in_flight.clone().acquire_owned().await else {
             break Ok(());
         };
-        let limit = state.max_frame_bytes(ctx.max_request_bytes);
-        let next = if state.is_authenticated() {
-            frames.next_frame(limit, &ctx, &meter).await
+        let rules = FrameRules {
+            limit: state.max_frame_bytes(ctx.max_request_bytes),
+            authenticated: state.is_authenticated(),
+            frame_timeout: ctx.frame_timeout,
+            idle_timeout: ctx.idle_timeout,
+            memory: &ctx.request_memory,
+        };
+        let next = if rules.authenticated {
+            frames.next_frame(&rules, &meter).await
         } else {
-            match tokio::time::timeout_at(auth_deadline, frames.next_frame(limit, &ctx, &meter))
-                .await
-            {
+            // Reading (and waiting for request memory) before authentication also ends at the
+            // authentication deadline.
+            match tokio::time::timeout_at(auth_deadline, frames.next_frame(&rules, &meter)).await {
                 Ok(frame) => frame,
                 Err(_) => Err(CloseReason::AuthenticationTimeout(
                     ctx.authentication_timeout,
@@ -237,142 +238,6 @@ struct Queued {
     _unsent: Option<OwnedSemaphorePermit>,
     /// This response's place among the in-flight ones; freed once written.
     _owed: OwnedSemaphorePermit,
-}
-
-/// What the reader needs to know about the writer: responses still owed (a connection that
-/// waits for a response is not idle) and when bytes last went out.
-struct Meter {
-    owed: AtomicUsize,
-    last_write: Mutex<Instant>,
-}
-
-impl Meter {
-    fn new() -> Self {
-        Self {
-            owed: AtomicUsize::new(0),
-            last_write: Mutex::new(Instant::now()),
-        }
-    }
-    fn queued(&self) {
-        self.owed.fetch_add(1, Ordering::AcqRel);
-    }
-    fn written(&self) {
-        *self.last_write.lock() = Instant::now();
-        self.owed.fetch_sub(1, Ordering::AcqRel);
-    }
-    /// When the connection counts as idle if nothing happens before: `idle` after the later
-    /// of `since` and the last write; `None` while a response is owed.
-    fn idle_deadline(&self, since: Instant, idle: Duration) -> Option<Instant> {
-        if self.owed.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        Some(since.max(*self.last_write.lock()) + idle)
-    }
-}
-
-/// A request frame and the share of `queued.max.request.bytes` it holds.
-type Frame = (Bytes, Option<OwnedSemaphorePermit>);
-
-struct FrameReader<R> {
-    reader: R,
-    buf: BytesMut,
-}
-
-impl<R: AsyncRead + Unpin> FrameReader<R> {
-    /// Reads the next whole frame. `Ok(None)` is a clean end of stream between frames.
-    ///
-    /// Between frames the connection may be silent for `connections.max.idle.ms` (not counting
-    /// time a response is owed); once a frame's first byte is here, all of it must arrive within
-    /// the frame timeout (not counting time spent waiting for request memory), so a client
-    /// trickling bytes cannot hold a connection and its buffer forever.
-    async fn next_frame(
-        &mut self,
-        limit: usize,
-        ctx: &ConnectionContext,
-        meter: &Meter,
-    ) -> Result<Option<Frame>, CloseReason> {
-        let buf = &mut self.buf;
-        let mut started = (!buf.is_empty()).then(Instant::now);
-        let mut memory: Option<Option<OwnedSemaphorePermit>> = None;
-        let since = Instant::now();
-        loop {
-            if let Some(prefix) = buf.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
-                let size = check_frame_len(i32::from_be_bytes(prefix), limit)?;
-                if memory.is_none() {
-                    let waited_from = Instant::now();
-                    memory = Some(reserve_request_memory(ctx, size).await?);
-                    if let Some(s) = started.as_mut() {
-                        *s += waited_from.elapsed();
-                    }
-                }
-                if buf.len() >= 4 + size {
-                    buf.advance(4);
-                    let body = buf.split_to(size).freeze();
-                    return Ok(Some((body, memory.flatten())));
-                }
-                let missing = 4 + size - buf.len();
-                buf.reserve(missing.min(READ_CHUNK));
-            } else {
-                buf.reserve(READ_CHUNK);
-            }
-            let read = match started {
-                Some(at) => {
-                    let deadline = at + ctx.frame_timeout;
-                    tokio::time::timeout_at(deadline, self.reader.read_buf(buf))
-                        .await
-                        .map_err(|_| CloseReason::FrameTimeout(ctx.frame_timeout))??
-                }
-                None => loop {
-                    let deadline = meter
-                        .idle_deadline(since, ctx.idle_timeout)
-                        .unwrap_or_else(|| Instant::now() + ctx.idle_timeout);
-                    match tokio::time::timeout_at(deadline, self.reader.read_buf(buf)).await {
-                        Ok(read) => break read?,
-                        Err(_) => {
-                            if meter
-                                .idle_deadline(since, ctx.idle_timeout)
-                                .is_some_and(|d| d <= Instant::now())
-                            {
-                                return Err(CloseReason::Idle(ctx.idle_timeout));
-                            }
-                        }
-                    }
-                },
-            };
-            if read == 0 {
-                return if buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(CloseReason::Truncated)
-                };
-            }
-            started.get_or_insert_with(Instant::now);
-        }
-    }
-}
-
-/// Takes `size` bytes of `queued.max.request.bytes` for a frame before its body is read.
-/// While the pool is exhausted the connection simply stops reading (as Kafka mutes a channel
-/// when its memory pool is empty); TCP pushes back on the client.
-async fn reserve_request_memory(
-    ctx: &ConnectionContext,
-    size: usize,
-) -> Result<Option<OwnedSemaphorePermit>, CloseReason> {
-    let Some(pool) = &ctx.request_memory else {
-        return Ok(None);
-    };
-    let n = u32::try_from(size).map_err(|_| FrameError::TooLarge {
-        size,
-        limit: u32::MAX as usize,
-    })?;
-    if n == 0 {
-        return Ok(None);
-    }
-    pool.clone()
-        .acquire_many_owned(n)
-        .await
-        .map(Some)
-        .map_err(|_| CloseReason::Io(std::io::Error::other("request memory pool closed")))
 }
 
 async fn process(

@@ -6,11 +6,15 @@
 pub mod auth_exchange;
 pub mod certs;
 pub mod config;
+pub mod conn_rate;
 pub mod conn_state;
 pub mod connection;
 pub mod credentials;
+pub mod frames;
 pub mod limits;
 pub mod listener;
+pub mod lru;
 pub mod sasl;
 pub mod serve;
 pub mod tls;
+pub mod verifier;

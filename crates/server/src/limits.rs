@@ -1,5 +1,6 @@
 //! Connection admission: `max.connections` across all listeners, `max.connections.per.ip`
-//! (with per-address overrides) and a connection limit per tenant (with per-tenant overrides).
+//! (with per-address overrides), `connection_creation_rate` per address (see [`crate::conn_rate`])
+//! and a connection limit per tenant (with per-tenant overrides).
 //!
 //! A connection takes a [`ConnectionSlot`] at accept, before any byte is read; the slot counts
 //! it against the total and its address. The tenant is known only once the connection is
@@ -8,18 +9,21 @@
 //! everything it holds. A refused connection is closed right away, as Kafka does for
 //! `max.connections.per.ip`: the client learns at once instead of waiting in the backlog.
 
+use crate::conn_rate::{CreationRate, CreationRateLimiter};
 use parking_lot::Mutex;
 use schloss_model::TenantId;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
-/// The configured bounds. `None` means unlimited (Kafka's default for the per-IP limit).
+/// The configured bounds. `None` means unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub max_per_ip: Option<usize>,
     pub per_ip_overrides: HashMap<IpAddr, usize>,
+    pub creation_rate: CreationRate,
     pub max_per_tenant: Option<usize>,
     pub per_tenant_overrides: HashMap<TenantId, usize>,
 }
@@ -28,8 +32,12 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_per_ip: None,
+            max_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
             per_ip_overrides: HashMap::new(),
+            creation_rate: CreationRate {
+                per_ip: Some(DEFAULT_CONNECTION_CREATION_RATE),
+                per_ip_overrides: HashMap::new(),
+            },
             max_per_tenant: None,
             per_tenant_overrides: HashMap::new(),
         }
@@ -39,6 +47,16 @@ impl Default for ConnectionLimits {
 /// `max.connections` unless configured: Kafka leaves it unlimited; a bound keeps file
 /// descriptors and per-connection memory in check.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// `max.connections.per.ip` unless configured (Kafka: unlimited; managed Kafka services
+/// commonly default to 1,000). A tenth of `max_connections`, so one address cannot take every
+/// slot, while a host with many clients (or a NAT gateway in front of them) rarely needs an
+/// override.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1_000;
+/// `connection_creation_rate` per address unless configured (Kafka's IP quota: unlimited).
+/// Clients keep connections open, so a hundred new ones a second from one address is a
+/// reconnect storm or an attack; it bounds how fast one address can churn through the
+/// pre-authentication work (accept, TLS handshake, SASL) of the whole broker.
+pub const DEFAULT_CONNECTION_CREATION_RATE: u32 = 100;
 
 impl ConnectionLimits {
     fn ip_limit(&self, ip: IpAddr) -> Option<usize> {
@@ -60,6 +78,8 @@ pub enum Refused {
     Total(usize),
     #[error("max.connections.per.ip ({0}) reached for this address")]
     PerIp(usize),
+    #[error("connection_creation_rate ({0}/s) exceeded by this address")]
+    CreationRate(u32),
     #[error("the tenant's connection limit ({0}) is reached")]
     PerTenant(usize),
 }
@@ -75,18 +95,25 @@ struct Counts {
 pub struct ConnectionRegistry {
     limits: ConnectionLimits,
     counts: Mutex<Counts>,
+    rate: CreationRateLimiter,
 }
 
 impl ConnectionRegistry {
     pub fn new(limits: ConnectionLimits) -> Arc<Self> {
         Arc::new(Self {
+            rate: CreationRateLimiter::new(limits.creation_rate.clone()),
             limits,
             counts: Mutex::new(Counts::default()),
         })
     }
 
-    /// Admits a new connection from `ip`, or says which limit refuses it.
+    /// Admits a new connection from `ip`, or says which limit refuses it. Every attempt
+    /// takes a creation-rate token, refused or not: the rate bounds the work an address
+    /// causes, and a refused connection was accepted too.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Refused> {
+        self.rate
+            .allow(ip, Instant::now())
+            .map_err(Refused::CreationRate)?;
         let mut counts = self.counts.lock();
         if counts.total >= self.limits.max_connections {
             return Err(Refused::Total(self.limits.max_connections));
@@ -206,6 +233,34 @@ mod tests {
         assert_eq!(r.admit(ip(9)).err(), Some(Refused::PerIp(3)));
         drop(held);
         assert!(r.admit(ip(9)).is_ok());
+    }
+
+    #[test]
+    fn the_creation_rate_refuses_a_burst_beyond_it_per_address() {
+        let r = ConnectionRegistry::new(ConnectionLimits {
+            creation_rate: CreationRate {
+                per_ip: Some(3),
+                per_ip_overrides: [(ip(9), 5)].into_iter().collect(),
+            },
+            ..Default::default()
+        });
+        // Closing a connection does not give its token back: the rate counts creations.
+        for _ in 0..3 {
+            drop(r.admit(ip(1)).unwrap());
+        }
+        assert_eq!(r.admit(ip(1)).err(), Some(Refused::CreationRate(3)));
+        assert!(r.admit(ip(2)).is_ok());
+        let held: Vec<_> = (0..5).map(|_| r.admit(ip(9)).unwrap()).collect();
+        assert_eq!(r.admit(ip(9)).err(), Some(Refused::CreationRate(5)));
+        assert_eq!(r.total(), 5);
+        drop(held);
+    }
+
+    #[test]
+    fn defaults_bound_each_address() {
+        let limits = ConnectionLimits::default();
+        assert_eq!(limits.max_per_ip, Some(1_000));
+        assert_eq!(limits.creation_rate.per_ip, Some(100));
     }
 
     #[test]

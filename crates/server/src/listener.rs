@@ -72,6 +72,11 @@ pub async fn run(listener: BoundListener, runtime: ListenerRuntime) {
             let outcome = serve_one(stream, peer, protocol, tenant, &runtime, slot).await;
             match outcome {
                 Ok(()) => tracing::debug!(%peer, "connection closed"),
+                // A failed login was logged with its reason already; one more line per
+                // connection would let a login flood flood the log.
+                Err(reason @ connection::CloseReason::AuthenticationFailed) => {
+                    tracing::debug!(%peer, %reason, "connection closed by broker")
+                }
                 Err(reason) => tracing::info!(%peer, %reason, "connection closed by broker"),
             }
         });

@@ -4,18 +4,16 @@
 use crate::config::{Config, SecurityProtocol};
 use crate::connection::{ConnectionContext, SaslContext};
 use crate::credentials::CredentialSource;
+use crate::frames::RequestMemory;
 use crate::limits::ConnectionRegistry;
 use crate::listener::{self, ListenerRuntime};
 use crate::sasl::FailureBrake;
 use crate::tls::ReloadableTls;
+use crate::verifier::PlainVerifiers;
 use anyhow::Context;
 use schloss_auth::PrincipalMapper;
 use schloss_broker::ListenerInfo;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
-
-/// PLAIN verifications (argon2id, ~19 MiB each) running at once.
-const PLAIN_VERIFIERS: usize = 4;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.broker.data_dir.clone();
@@ -24,23 +22,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let limits = config.connections.clone();
     let connections = ConnectionRegistry::new(limits.limits.clone());
-    // Never below the pre-authentication frame cap, so every admissible frame fits.
-    let pool_bytes = limits.queued_max_request_bytes.map(|n| {
-        n.clamp(
-            schloss_protocol::frame::PRE_AUTH_MAX_BYTES,
-            Semaphore::MAX_PERMITS,
-        )
-    });
-    let request_memory = pool_bytes.map(|n| Arc::new(Semaphore::new(n)));
+    let request_memory = Arc::new(RequestMemory::new(limits.queued_max_request_bytes));
     let broker = schloss_broker::Broker::open(config.broker)
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?
-        .with_request_memory(
-            request_memory
-                .clone()
-                .zip(pool_bytes)
-                .map(|(pool, n)| schloss_broker::RequestMemory::new(pool, n)),
-        );
+        .with_request_memory(request_memory.for_broker());
     let credentials = match &config.auth.credentials_file {
         Some(path) => Some(
             CredentialSource::open(path, broker.clone())
@@ -48,7 +34,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let verifiers = Arc::new(Semaphore::new(PLAIN_VERIFIERS));
+    let verifiers = Arc::new(PlainVerifiers::new());
     let brake = Arc::new(FailureBrake::new());
     let mut reloadable = Vec::new();
     let mut runtimes = Vec::new();

@@ -108,7 +108,9 @@ fn held_request_memory_makes_other_connections_wait_not_the_broker_grow() {
     let mut hog = raw::connect(&broker.bootstrap());
     hog.write_all(&1_048_576i32.to_be_bytes()).unwrap();
     hog.write_all(&[0u8; 1000]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Waiting for memory counts against the waiter's own frame timeout too: start it well
+    // after the hog, so the hog's timeout (which frees the pool) comes first.
+    std::thread::sleep(Duration::from_millis(1000));
     let mut waiting = raw::connect(&broker.bootstrap());
     waiting
         .write_all(&raw::frame(

@@ -1,12 +1,17 @@
 //! Connection limits in the `[broker]` table, named after Kafka's broker configs where Kafka
 //! has one: `max_connections`, `max_connections_per_ip` (+ `_overrides`),
+//! `connection_creation_rate` (+ `_overrides`; Kafka's per-IP quota),
 //! `connections_max_idle_ms`, `queued_max_request_bytes`; and schloss's own
 //! `max_connections_per_tenant` (+ `_overrides`), `max_in_flight_requests_per_connection` and
 //! `frame_timeout_ms`.
 
 use super::{invalid, ConfigError, RawBroker};
+use crate::conn_rate::CreationRate;
 use crate::connection::DEFAULT_MAX_IN_FLIGHT;
-use crate::limits::{ConnectionLimits, DEFAULT_MAX_CONNECTIONS};
+use crate::limits::{
+    ConnectionLimits, DEFAULT_CONNECTION_CREATION_RATE, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP,
+};
 use schloss_model::TenantId;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,10 +54,41 @@ pub(super) fn connections(
         b.max_connections,
         DEFAULT_MAX_CONNECTIONS,
     )?;
-    let max_per_ip = b
-        .max_connections_per_ip
-        .map(|v| positive("max_connections_per_ip", Some(v), 0))
-        .transpose()?;
+    // -1 turns a per-address bound off (Kafka's default for both).
+    let unlimited_or = |key: &str, v: Option<i64>, default: usize| match v {
+        None => Ok(Some(default)),
+        Some(-1) => Ok(None),
+        Some(v) => usize::try_from(v)
+            .ok()
+            .filter(|v| *v >= 1)
+            .map(Some)
+            .ok_or_else(|| {
+                invalid(
+                    format!("broker.{key}"),
+                    "must be -1 (unlimited) or at least 1",
+                )
+            }),
+    };
+    let max_per_ip = unlimited_or(
+        "max_connections_per_ip",
+        b.max_connections_per_ip,
+        DEFAULT_MAX_CONNECTIONS_PER_IP,
+    )?;
+    let rate_per_ip = unlimited_or(
+        "connection_creation_rate",
+        b.connection_creation_rate,
+        usize::try_from(DEFAULT_CONNECTION_CREATION_RATE).unwrap_or(usize::MAX),
+    )?
+    .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let mut rate_overrides = HashMap::new();
+    for (addr, v) in &b.connection_creation_rate_overrides {
+        let key = format!("broker.connection_creation_rate_overrides.\"{addr}\"");
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| invalid(&key, "must be an IP address"))?;
+        let n = u32::try_from(*v).map_err(|_| invalid(&key, "must be 0 or more"))?;
+        rate_overrides.insert(ip, n);
+    }
     let max_per_tenant = b
         .max_connections_per_tenant
         .map(|v| positive("max_connections_per_tenant", Some(v), 0))
@@ -103,6 +139,10 @@ pub(super) fn connections(
             max_connections,
             max_per_ip,
             per_ip_overrides,
+            creation_rate: CreationRate {
+                per_ip: rate_per_ip,
+                per_ip_overrides: rate_overrides,
+            },
             max_per_tenant,
             per_tenant_overrides,
         },
@@ -138,7 +178,8 @@ mod tests {
     fn defaults_bound_everything() {
         let c = with("").unwrap().connections;
         assert_eq!(c.limits.max_connections, 10_000);
-        assert_eq!(c.limits.max_per_ip, None);
+        assert_eq!(c.limits.max_per_ip, Some(1_000));
+        assert_eq!(c.limits.creation_rate.per_ip, Some(100));
         assert_eq!(c.idle_timeout.as_millis(), 600_000);
         assert_eq!(c.max_in_flight, 128);
         assert_eq!(c.queued_max_request_bytes, Some(512 << 20));
@@ -152,7 +193,9 @@ mod tests {
              max_connections_per_tenant = 3\n\
              max_connections_per_tenant_overrides = { acme = 0 }\n\
              connections_max_idle_ms = 2000\nframe_timeout_ms = 1500\n\
-             max_in_flight_requests_per_connection = 4\nqueued_max_request_bytes = -1",
+             max_in_flight_requests_per_connection = 4\nqueued_max_request_bytes = -1\n\
+             connection_creation_rate = 7\n\
+             connection_creation_rate_overrides = { \"127.0.0.1\" = 0, \"::1\" = 500 }",
         )
         .unwrap()
         .connections;
@@ -164,6 +207,17 @@ mod tests {
         assert_eq!(c.frame_timeout.as_millis(), 1500);
         assert_eq!(c.max_in_flight, 4);
         assert_eq!(c.queued_max_request_bytes, None);
+        assert_eq!(c.limits.creation_rate.per_ip, Some(7));
+        assert_eq!(c.limits.creation_rate.per_ip_overrides.len(), 2);
+    }
+
+    #[test]
+    fn minus_one_turns_per_address_bounds_off() {
+        let c = with("max_connections_per_ip = -1\nconnection_creation_rate = -1")
+            .unwrap()
+            .connections;
+        assert_eq!(c.limits.max_per_ip, None);
+        assert_eq!(c.limits.creation_rate.per_ip, None);
     }
 
     #[test]
@@ -179,6 +233,14 @@ mod tests {
                 "broker.queued_max_request_bytes",
             ),
             ("frame_timeout_ms = 0", "broker.frame_timeout_ms"),
+            (
+                "connection_creation_rate = 0",
+                "broker.connection_creation_rate",
+            ),
+            (
+                "connection_creation_rate_overrides = { \"10.0.0.1\" = -1 }",
+                "connection_creation_rate_overrides",
+            ),
         ] {
             let err = with(keys).unwrap_err();
             assert!(err.contains(key), "{keys}: {err}");

@@ -68,6 +68,9 @@ struct RawBroker {
     max_connections_per_ip: Option<i64>,
     #[serde(default)]
     max_connections_per_ip_overrides: BTreeMap<String, i64>,
+    connection_creation_rate: Option<i64>,
+    #[serde(default)]
+    connection_creation_rate_overrides: BTreeMap<String, i64>,
     max_connections_per_tenant: Option<i64>,
     #[serde(default)]
     max_connections_per_tenant_overrides: BTreeMap<String, i64>,
