@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn_state;
 pub mod connection;
 pub mod credentials;
+pub mod fd_budget;
 pub mod limits;
 pub mod listener;
 pub mod sasl;
