@@ -15,7 +15,7 @@
 //!   (EMFILE/ENFILE), the one operation that wanted a file fails with
 //!   [`LogError::OutOfFiles`]; nothing was written, so the partition is not poisoned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -52,6 +52,9 @@ struct Entries {
     map: HashMap<FileKey, Entry>,
     /// Least recently used first.
     order: BTreeMap<u64, FileKey>,
+    /// Cached base offsets per owner, so closing a log does not scan the whole cache (a
+    /// broker shutting down closes tens of thousands of logs).
+    by_owner: HashMap<u64, HashSet<i64>>,
     tick: u64,
 }
 
@@ -66,9 +69,26 @@ impl Entries {
         }
     }
 
+    fn insert(&mut self, key: FileKey, file: Arc<SyncFile>) {
+        self.tick += 1;
+        let tick = self.tick;
+        self.map.insert(key, Entry { file, tick });
+        self.order.insert(tick, key);
+        self.by_owner
+            .entry(key.owner)
+            .or_default()
+            .insert(key.base_offset);
+    }
+
     fn remove(&mut self, key: &FileKey) -> Option<Arc<SyncFile>> {
         let entry = self.map.remove(key)?;
         self.order.remove(&entry.tick);
+        if let Some(bases) = self.by_owner.get_mut(&key.owner) {
+            bases.remove(&key.base_offset);
+            if bases.is_empty() {
+                self.by_owner.remove(&key.owner);
+            }
+        }
         Some(entry.file)
     }
 
@@ -197,16 +217,7 @@ impl FileCache {
             entries.touch(key);
             return Ok(existing);
         }
-        entries.tick += 1;
-        let tick = entries.tick;
-        entries.map.insert(
-            key,
-            Entry {
-                file: Arc::clone(&file),
-                tick,
-            },
-        );
-        entries.order.insert(tick, key);
+        entries.insert(key, Arc::clone(&file));
         Ok(file)
     }
 
@@ -229,13 +240,16 @@ impl FileCache {
     pub(crate) fn forget_owner(&self, owner: u64) {
         let removed: Vec<Arc<SyncFile>> = {
             let mut entries = self.inner.entries.lock();
-            let keys: Vec<FileKey> = entries
-                .map
-                .keys()
-                .filter(|k| k.owner == owner)
-                .copied()
-                .collect();
-            keys.iter().filter_map(|k| entries.remove(k)).collect()
+            let bases = entries.by_owner.remove(&owner).unwrap_or_default();
+            bases
+                .into_iter()
+                .filter_map(|base_offset| {
+                    let key = FileKey { owner, base_offset };
+                    let entry = entries.map.remove(&key)?;
+                    entries.order.remove(&entry.tick);
+                    Some(entry.file)
+                })
+                .collect()
         };
         // Closed here, outside the lock.
         drop(removed);
