@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import resource
+import struct
 import time
 import uuid
 
@@ -38,6 +39,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # noqa: E402
 
 import conftest  # noqa: E402
+import kafka_wire as wire  # noqa: E402
 from conftest import Broker, start_broker  # noqa: E402
 from test_hostile import WAIT_S, GoodClient, RssSampler  # noqa: E402
 
@@ -51,6 +53,7 @@ RESTART_NOFILE = 4096 if FULL else 1024
 # files and fsyncs); this bounds the wait only.
 ADMIN_TIMEOUT_S = 300.0
 
+ERR_POLICY_VIOLATION = 44
 ERRORS_OF_EXHAUSTION = ("Too many open files", "OutOfFiles", "out of file descriptors",
                         "descriptors of the log's open-file budget")
 
@@ -80,6 +83,26 @@ def flood_topics(prefix: str, count: int, partitions: int) -> list[NewTopic]:
 
 def policy_violations(results: dict[str, KafkaError | None]) -> dict[str, str]:
     return {n: e.str() for n, e in results.items() if e is not None and e.code() == KafkaError.POLICY_VIOLATION}
+
+
+def auto_create(broker: Broker, topic: str) -> int:
+    """Metadata v4 for ``topic`` with allow_auto_topic_creation; the topic's error code."""
+    name = topic.encode()
+    body = struct.pack(">ih", 1, len(name)) + name + b"\x01"
+    with wire.Conn(broker.host, broker.port) as conn:
+        r = wire.Reader(conn.request(3, 4, body))
+    r.take(">i")  # throttle_time_ms
+    for _ in range(r.take(">i")):  # brokers: node_id, host, port, rack
+        r.take(">i")
+        r.string()
+        r.take(">i")
+        r.string()
+    r.string()  # cluster_id
+    r.take(">i")  # controller_id
+    assert r.take(">i") == 1
+    error = r.take(">h")
+    assert r.string() == topic
+    return error
 
 
 def broker_log(broker: Broker) -> str:
@@ -163,9 +186,14 @@ def test_partition_flood_meets_the_partition_limits(brokers, topic_name):
         assert err is not None and err.code() == KafkaError.POLICY_VIOLATION, err
         assert "max_partitions" in err.str()
 
-        # Small topics still fit under the limit.
-        small = create(client, flood_topics(topic_name("d"), 1, 10))
+        # Small topics still fit under the limit, up to exactly the limit: 2500 + 1 (the good
+        # topic) + 400 + 10 + 89 = 3000.
+        small = create(client, flood_topics(topic_name("d"), 1, 10) + flood_topics(topic_name("e"), 1, 89))
         assert all(e is None for e in small.values()), small
+        # Full: auto-creation (Metadata) is refused the same way, and creates nothing.
+        unknown = topic_name("auto")
+        assert auto_create(broker, unknown) == ERR_POLICY_VIOLATION
+        assert unknown not in client.list_topics(timeout=WAIT_S).topics
         good.progress("after the flood")
         good.finish()
         rss.assert_bounded()
