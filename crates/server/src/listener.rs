@@ -211,3 +211,23 @@ impl RefusalLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_descriptors_backs_off_and_other_accept_errors_retry_at_once() {
+        let mut failures = AcceptFailures::default();
+        for errno in [24, 23] {
+            let emfile = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(failures.note(&emfile), AcceptFailures::RESOURCE_BACKOFF);
+        }
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(failures.note(&aborted), AcceptFailures::OTHER_BACKOFF);
+        assert_eq!(
+            failures.since_last, 2,
+            "only the first failure is logged in an interval"
+        );
+    }
+}
