@@ -16,6 +16,7 @@
 //! failed *open* ([`LogError::OutOfFiles`]) does not: it happens before anything is written,
 //! and the operation can simply be retried.
 
+mod files;
 mod read;
 mod retention;
 
@@ -30,12 +31,12 @@ use schloss_model::batch::{self, BatchError, BatchHeader, TimestampType};
 
 use crate::config::{Durability, LogConfig};
 use crate::error::{IoResultExt, LogError};
-use crate::file_cache::{FileCache, FileKey};
+use crate::file_cache::FileCache;
 use crate::flusher::{Durable, Flusher, SyncFile};
 use crate::index::{IndexBuilder, IndexFiles};
 use crate::producer_state::{Check, ProducerEntry, ProducerState};
 use crate::recovery::{self, note_max_timestamp};
-use crate::segment::{Segment, SegmentView};
+use crate::segment::Segment;
 
 pub use retention::RetentionOutcome;
 
@@ -243,39 +244,6 @@ impl PartitionLog {
         Ok(())
     }
 
-    pub(crate) fn key(&self, base_offset: i64) -> FileKey {
-        FileKey {
-            owner: self.owner,
-            base_offset,
-        }
-    }
-
-    /// The open file of `segment` (which must be in `state`, whose lock the caller holds).
-    fn file_of(&self, segment: &Segment) -> Result<Arc<SyncFile>, LogError> {
-        self.files.acquire(
-            self.key(segment.base_offset),
-            &segment.paths.log,
-            &self.poisoned,
-        )
-    }
-
-    /// A reader's view of the segment starting at `base_offset`, up to `size` bytes; `None` if
-    /// retention removed the segment since the caller looked.
-    pub(crate) fn view(
-        &self,
-        base_offset: i64,
-        size: u64,
-    ) -> Result<Option<SegmentView>, LogError> {
-        let state = self.state.read();
-        let Some(segment) = state.segment_at(base_offset) else {
-            return Ok(None);
-        };
-        Ok(Some(SegmentView {
-            file: self.file_of(segment)?,
-            size,
-        }))
-    }
-
     /// Marks the log poisoned if `result` failed: whatever was half-done cannot be trusted.
     /// Running out of file descriptors is the exception: it fails an open, before any write.
     fn poison_on_err<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
@@ -479,25 +447,6 @@ impl PartitionLog {
         self.state.write().segments.push(segment);
         tracing::debug!(dir = %self.dir.display(), new_base, "rolled segment");
         Ok(())
-    }
-
-    /// Writes the active segment's new index entries and fsyncs them and the segment.
-    fn sync_active(&self, writer: &mut Writer) -> Result<(), LogError> {
-        let state = self.state.read();
-        let Some(active) = state.active() else {
-            return Ok(());
-        };
-        // The appender (whose lock we hold) is the only one who changes `state`, so holding
-        // the read lock over this I/O delays nobody but readers of a concurrent write.
-        writer
-            .indexes
-            .persist(&self.files, &active.offset_index, &active.time_index)?;
-        // A segment file that is not open has nothing to fsync (the cache closes only synced
-        // files).
-        match self.files.cached(self.key(active.base_offset)) {
-            Some(file) => file.sync_now(),
-            None => Ok(()),
-        }
     }
 
     /// Fsyncs the active segment and its indexes now.
