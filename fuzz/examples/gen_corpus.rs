@@ -19,7 +19,7 @@ use kafka_protocol::records::{
 };
 use schloss_fuzz::batches::Template;
 use schloss_fuzz::requests::RequestInput;
-use schloss_log::{Durability, Flusher, LogConfig, PartitionLog, TimestampType};
+use schloss_log::{Durability, FileCache, Flusher, LogConfig, PartitionLog, TimestampType};
 use schloss_model::batch::{BatchHeader, Compression, HEADER_LEN};
 use schloss_model::TopicId;
 use schloss_protocol::records::{decode_records, encode_batch};
@@ -906,7 +906,7 @@ fn partition_dir(
         timestamp_type: TimestampType::CreateTime,
         ..LogConfig::default()
     };
-    let log = PartitionLog::open(dir.path(), config, Flusher::start()).unwrap();
+    let log = PartitionLog::open(dir.path(), config, Flusher::start(), FileCache::new(64)).unwrap();
     for batch in batches {
         log.append(BytesMut::from(&batch[..]), TS + 10_000, 0)
             .unwrap();

@@ -142,6 +142,7 @@ fn settings(data_dir: &Path, reauth_ms: u64) -> BrokerSettings {
             initial_rebalance_delay_ms: 0,
             ..GroupConfig::default()
         },
+        storage: Default::default(),
     }
 }
 

@@ -33,10 +33,14 @@ use std::sync::LazyLock;
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use schloss_fuzz::scratch::ScratchDir;
-use schloss_log::{Appended, Durability, Flusher, LogConfig, PartitionLog, TimestampType};
+use schloss_log::{
+    Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog, TimestampType,
+};
 use schloss_model::batch::{build_uncompressed, Batches};
 
 static FLUSHER: LazyLock<Flusher> = LazyLock::new(Flusher::start);
+/// A small file budget, so eviction and reopening are exercised too.
+static FILES: LazyLock<FileCache> = LazyLock::new(|| FileCache::new(schloss_log::MIN_OPEN_FILES));
 
 const SEGMENT_BYTES: u64 = 1024;
 const NOW_MS: i64 = 1_700_000_100_000;
@@ -122,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn exercise(dir: &Path, flags: u8) {
-    let Ok(log) = PartitionLog::open(dir, config(flags), FLUSHER.clone()) else {
+    let Ok(log) = PartitionLog::open(dir, config(flags), FLUSHER.clone(), FILES.clone()) else {
         return;
     };
     assert!(log.log_start_offset() <= log.log_end_offset());
@@ -143,7 +147,7 @@ fn exercise(dir: &Path, flags: u8) {
     if log.close().is_err() {
         return;
     }
-    match PartitionLog::open(dir, config(flags), FLUSHER.clone()) {
+    match PartitionLog::open(dir, config(flags), FLUSHER.clone(), FILES.clone()) {
         Ok(again) => {
             let reopened = (again.log_start_offset(), again.log_end_offset());
             assert_eq!(

@@ -104,6 +104,7 @@ def launch(
     config_text: str,
     expected_listeners: int | Iterable[str],
     rust_log: str | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Launched:
     """The one place that starts a broker process: writes ``config_text`` to
     ``workdir/schloss.toml``, runs ``schloss serve --config`` there (stderr to
@@ -112,7 +113,8 @@ def launch(
 
     ``expected_listeners`` is either the names to wait for or how many listeners (any names).
     ``rust_log`` sets ``RUST_LOG``; without it the caller's ``RUST_LOG`` is kept (default
-    ``info``). On timeout or early exit the process is reaped and ``RuntimeError`` raised with
+    ``info``). ``preexec_fn`` runs in the child before exec (e.g. to lower its RLIMIT_NOFILE).
+    On timeout or early exit the process is reaped and ``RuntimeError`` raised with
     the log tail."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "schloss.toml"
@@ -132,6 +134,7 @@ def launch(
             stdout=subprocess.PIPE,
             stderr=log_file,
             env=env,
+            preexec_fn=preexec_fn,
         )
 
     lines: queue.Queue = queue.Queue()
@@ -192,6 +195,7 @@ def start_broker(
     auto_create_topics: bool = True,
     retention_check_interval_ms: int = 300000,
     broker_extra: str = "",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Broker:
     """A broker with one PLAINTEXT listener; ``broker_extra`` is raw TOML inside the
     ``[broker]`` table (e.g. connection limits)."""
@@ -218,7 +222,7 @@ advertised = "127.0.0.1:0"
 security_protocol = "PLAINTEXT"
 tenant = "default"
 """
-    launched = launch(workdir, config, ["PLAINTEXT"])
+    launched = launch(workdir, config, ["PLAINTEXT"], preexec_fn=preexec_fn)
     host, port = launched.listeners["PLAINTEXT"]
     return Broker(launched.proc, workdir, host, port, launched.log_path, launched.captured,
                   launched.pump_thread)

@@ -13,6 +13,7 @@ mod partitions;
 mod producer_ids;
 pub mod retention;
 mod session;
+pub mod storage_limits;
 pub mod topic_config;
 
 pub use error::BrokerError;
@@ -23,7 +24,7 @@ pub use partitions::{Partition, PartitionRegistry};
 pub use session::{ListenerInfo, Session};
 
 use metadata::MetadataStore;
-use schloss_log::Flusher;
+use schloss_log::{FileCache, Flusher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use topic_config::BrokerDefaults;
@@ -46,6 +47,9 @@ pub struct BrokerSettings {
     pub topic_defaults: BrokerDefaults,
     /// Group coordinator settings (`group.*`, `offsets.*`); defaults are Kafka's.
     pub groups: groups::GroupConfig,
+    /// The log's open-file budget and the partition limits (`log_max_open_files`,
+    /// `max_partitions`, `max_partitions_per_request`).
+    pub storage: storage_limits::StorageLimits,
 }
 
 /// Everything the handlers share. Cheap to clone (all parts are behind `Arc`).
@@ -69,16 +73,20 @@ impl Broker {
     /// (running recovery on each).
     pub async fn open(settings: BrokerSettings) -> Result<Self, BrokerError> {
         let flusher = Flusher::start();
-        let metadata = MetadataStore::open(&settings.data_dir, flusher.clone()).await?;
+        // One budget for every log file of the broker, internal logs included.
+        let files = FileCache::new(settings.storage.log_max_open_files);
+        let metadata =
+            MetadataStore::open(&settings.data_dir, flusher.clone(), files.clone()).await?;
         let groups = groups::GroupService::open(
             &settings.data_dir,
             flusher.clone(),
+            files.clone(),
             settings.groups.clone(),
             Arc::new(groups::clock::SystemClock),
             metadata.clone(),
         )
         .await?;
-        let partitions = PartitionRegistry::new(settings.data_dir.clone(), flusher);
+        let partitions = PartitionRegistry::new(settings.data_dir.clone(), flusher, files);
         let image = metadata.image();
         let defaults = settings.topic_defaults.clone();
         let registry = partitions.clone();

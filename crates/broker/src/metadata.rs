@@ -6,7 +6,7 @@
 
 use crate::error::BrokerError;
 use parking_lot::RwLock;
-use schloss_log::{Appended, Durability, Flusher, LogConfig, PartitionLog};
+use schloss_log::{Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog};
 use schloss_model::TopicId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -191,10 +191,14 @@ fn metadata_log_config() -> LogConfig {
 }
 
 impl MetadataStore {
-    pub async fn open(data_dir: &Path, flusher: Flusher) -> Result<Arc<Self>, BrokerError> {
+    pub async fn open(
+        data_dir: &Path,
+        flusher: Flusher,
+        files: FileCache,
+    ) -> Result<Arc<Self>, BrokerError> {
         let dir = data_dir.join(METADATA_DIR);
         let (log, image) = tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
-            let log = PartitionLog::open(&dir, metadata_log_config(), flusher)?;
+            let log = PartitionLog::open(&dir, metadata_log_config(), flusher, files)?;
             let image = replay(&log)?;
             Ok((log, image))
         })

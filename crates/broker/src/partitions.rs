@@ -5,7 +5,7 @@ use crate::error::BrokerError;
 use crate::metadata::{Image, TopicMeta};
 use crate::topic_config::{BrokerDefaults, EffectiveConfig};
 use parking_lot::RwLock;
-use schloss_log::{Flusher, PartitionLog};
+use schloss_log::{FileCache, Flusher, PartitionLog};
 use schloss_model::{PartitionId, TopicId};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +24,7 @@ pub struct Partition {
 pub struct PartitionRegistry {
     data_dir: PathBuf,
     flusher: Flusher,
+    files: FileCache,
     partitions: RwLock<HashMap<(TopicId, PartitionId), Arc<Partition>>>,
 }
 
@@ -33,10 +34,11 @@ pub fn partition_dir_name(topic: &str, partition: PartitionId) -> String {
 }
 
 impl PartitionRegistry {
-    pub fn new(data_dir: PathBuf, flusher: Flusher) -> Arc<Self> {
+    pub fn new(data_dir: PathBuf, flusher: Flusher, files: FileCache) -> Arc<Self> {
         Arc::new(Self {
             data_dir,
             flusher,
+            files,
             partitions: RwLock::new(HashMap::new()),
         })
     }
@@ -74,7 +76,12 @@ impl PartitionRegistry {
                 continue;
             }
             let dir = self.data_dir.join(partition_dir_name(&topic.name, index));
-            let log = PartitionLog::open(&dir, config.clone(), self.flusher.clone())?;
+            let log = PartitionLog::open(
+                &dir,
+                config.clone(),
+                self.flusher.clone(),
+                self.files.clone(),
+            )?;
             let partition = Arc::new(Partition {
                 topic_id: topic.id,
                 index,

@@ -336,6 +336,7 @@ async fn every_api_answers_every_version_with_an_encodable_response() {
             initial_rebalance_delay_ms: 0,
             ..Default::default()
         },
+        storage: Default::default(),
     })
     .await
     .unwrap();

@@ -7,6 +7,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, IoResultExt, LogError};
+use crate::file_cache::open_error;
 
 pub(crate) const FILE_NAME: &str = "log-start-offset.checkpoint";
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
@@ -40,7 +41,7 @@ pub(crate) fn read(dir: &Path) -> Result<Option<i64>, LogError> {
 pub(crate) fn write(dir: &Path, log_start: i64) -> Result<(), LogError> {
     let path = path(dir);
     let tmp = dir.join(format!("{FILE_NAME}{TMP_SUFFIX}"));
-    let mut file = File::create(&tmp).ctx("create checkpoint", &tmp)?;
+    let mut file = File::create(&tmp).map_err(|e| open_error(e, "create checkpoint", &tmp))?;
     file.write_all(format!("{VERSION}\n{log_start}\n").as_bytes())
         .ctx("write checkpoint", &tmp)?;
     file.sync_all().ctx("fsync checkpoint", &tmp)?;
@@ -50,7 +51,6 @@ pub(crate) fn write(dir: &Path, log_start: i64) -> Result<(), LogError> {
 
 /// Makes file creations, renames and deletions in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx("fsync directory", dir)
+    let handle = File::open(dir).map_err(|e| open_error(e, "open directory", dir))?;
+    handle.sync_all().ctx("fsync directory", dir)
 }

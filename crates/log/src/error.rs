@@ -51,6 +51,23 @@ pub enum LogError {
     InvalidBatch(#[source] BatchError),
     #[error(transparent)]
     Corrupt(#[from] Corruption),
+    /// No file descriptor could be had to open `path`. Nothing was written, so the log is not
+    /// poisoned: the operation may be retried once descriptors are free again.
+    #[error("cannot open `{path}`: {shortage}")]
+    OutOfFiles {
+        path: PathBuf,
+        #[source]
+        shortage: FileShortage,
+    },
+}
+
+/// Why no file descriptor was available.
+#[derive(Debug, thiserror::Error)]
+pub enum FileShortage {
+    #[error("all {capacity} descriptors of the log's open-file budget are in use")]
+    Budget { capacity: usize },
+    #[error("the process or system is out of file descriptors")]
+    System(#[source] std::io::Error),
 }
 
 /// What the log was doing when an I/O call failed: the file and the operation.

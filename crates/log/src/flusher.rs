@@ -17,34 +17,51 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
 use crate::error::{IoResultExt, LogError};
+use crate::file_cache::Permit;
 
-/// A segment's log file together with what the flusher needs to know about it.
+/// A segment's log file together with what the flusher needs to know about it. Handed out by
+/// the [`crate::FileCache`]; the descriptor closes when the last holder drops it.
 #[derive(Debug)]
 pub(crate) struct SyncFile {
     pub(crate) file: File,
     pub(crate) path: PathBuf,
-    /// Bytes handed to the OS so far. Stored (Release) by the appender after each write
-    /// returns; an fsync that starts after loading it covers at least that much.
+    /// End of the bytes written through this descriptor so far. Stored (Release) by the
+    /// appender after each write returns; an fsync that starts after loading it covers at least
+    /// that much. Starts at 0 for a freshly opened descriptor: what earlier descriptors wrote
+    /// was synced before they were closed.
     written: AtomicU64,
-    /// Bytes known to be on stable storage.
+    /// Bytes known to be on stable storage through this descriptor.
     synced: AtomicU64,
     /// The owning partition's poison flag.
     poisoned: Arc<AtomicBool>,
+    /// This descriptor's share of the file budget.
+    _permit: Permit,
     #[cfg(test)]
     pub(crate) fail_next_sync: AtomicBool,
 }
 
 impl SyncFile {
-    pub(crate) fn new(file: File, path: PathBuf, len: u64, poisoned: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        file: File,
+        path: PathBuf,
+        poisoned: Arc<AtomicBool>,
+        permit: Permit,
+    ) -> Self {
         Self {
             file,
             path,
-            written: AtomicU64::new(len),
-            synced: AtomicU64::new(len),
+            written: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
             poisoned,
+            _permit: permit,
             #[cfg(test)]
             fail_next_sync: AtomicBool::new(false),
         }
+    }
+
+    /// Written through this descriptor but not yet fsynced: it must not be closed yet.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.written.load(Ordering::Acquire) > self.synced.load(Ordering::Acquire)
     }
 
     pub(crate) fn set_written(&self, len: u64) {

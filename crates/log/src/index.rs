@@ -1,14 +1,16 @@
 //! Sparse indexes of a segment, laid out as Kafka's: `.index` maps a relative offset to a file
 //! position (u32 BE, u32 BE), `.timeindex` maps a timestamp to a relative offset (i64 BE,
 //! u32 BE) with timestamps that never decrease. Entries point at batch starts. Both are held in
-//! memory and appended to their files; the files are a cache that recovery checks against a
-//! scan of the segment and rewrites when they disagree.
+//! memory; the active segment's new entries reach its files when the log is flushed, rolled or
+//! closed (so no index file stays open between appends). The files are a cache that recovery
+//! checks against a scan of the segment and rewrites when they disagree.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{IoResultExt, LogError};
+use crate::file_cache::FileCache;
 
 pub(crate) const OFFSET_ENTRY_LEN: usize = 8;
 pub(crate) const TIME_ENTRY_LEN: usize = 12;
@@ -145,27 +147,37 @@ impl IndexBuilder {
 }
 
 /// Reads a whole index file; `None` if it is missing or its length is not whole entries.
-fn read_raw(path: &Path, entry_len: usize) -> Result<Option<Vec<u8>>, LogError> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err).ctx("open index", path),
+fn read_raw(files: &FileCache, path: &Path, entry_len: usize) -> Result<Option<Vec<u8>>, LogError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    let mut opened = match files.open(path, &options, "open index") {
+        Ok(opened) => opened,
+        Err(LogError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(err) => return Err(err),
     };
     let mut raw = Vec::new();
-    file.read_to_end(&mut raw).ctx("read index", path)?;
+    opened.file.read_to_end(&mut raw).ctx("read index", path)?;
     Ok((raw.len() % entry_len == 0).then_some(raw))
 }
 
-pub(crate) fn load_offset_index(path: &Path) -> Result<Option<Vec<OffsetEntry>>, LogError> {
-    Ok(read_raw(path, OFFSET_ENTRY_LEN)?.and_then(|raw| {
+pub(crate) fn load_offset_index(
+    files: &FileCache,
+    path: &Path,
+) -> Result<Option<Vec<OffsetEntry>>, LogError> {
+    Ok(read_raw(files, path, OFFSET_ENTRY_LEN)?.and_then(|raw| {
         raw.chunks_exact(OFFSET_ENTRY_LEN)
             .map(OffsetEntry::decode)
             .collect()
     }))
 }
 
-pub(crate) fn load_time_index(path: &Path) -> Result<Option<Vec<TimeEntry>>, LogError> {
-    Ok(read_raw(path, TIME_ENTRY_LEN)?.and_then(|raw| {
+pub(crate) fn load_time_index(
+    files: &FileCache,
+    path: &Path,
+) -> Result<Option<Vec<TimeEntry>>, LogError> {
+    Ok(read_raw(files, path, TIME_ENTRY_LEN)?.and_then(|raw| {
         raw.chunks_exact(TIME_ENTRY_LEN)
             .map(TimeEntry::decode)
             .collect()
@@ -173,76 +185,93 @@ pub(crate) fn load_time_index(path: &Path) -> Result<Option<Vec<TimeEntry>>, Log
 }
 
 /// Replaces an index file with exactly `entries` (through a temporary file and a rename).
-fn rewrite(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+fn rewrite(files: &FileCache, path: &Path, bytes: &[u8]) -> Result<(), LogError> {
     let tmp = path.with_extension("tmp-index");
-    let mut file = File::create(&tmp).ctx("create index", &tmp)?;
-    file.write_all(bytes).ctx("write index", &tmp)?;
-    file.sync_data().ctx("fsync index", &tmp)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    let mut opened = files.open(&tmp, &options, "create index")?;
+    opened.file.write_all(bytes).ctx("write index", &tmp)?;
+    opened.file.sync_data().ctx("fsync index", &tmp)?;
+    drop(opened);
     std::fs::rename(&tmp, path).ctx("rename index", path)
 }
 
-pub(crate) fn write_offset_index(path: &Path, entries: &[OffsetEntry]) -> Result<(), LogError> {
+pub(crate) fn write_offset_index(
+    files: &FileCache,
+    path: &Path,
+    entries: &[OffsetEntry],
+) -> Result<(), LogError> {
     let bytes: Vec<u8> = entries.iter().flat_map(|e| e.encode()).collect();
-    rewrite(path, &bytes)
+    rewrite(files, path, &bytes)
 }
 
-pub(crate) fn write_time_index(path: &Path, entries: &[TimeEntry]) -> Result<(), LogError> {
+pub(crate) fn write_time_index(
+    files: &FileCache,
+    path: &Path,
+    entries: &[TimeEntry],
+) -> Result<(), LogError> {
     let bytes: Vec<u8> = entries.iter().flat_map(|e| e.encode()).collect();
-    rewrite(path, &bytes)
+    rewrite(files, path, &bytes)
 }
 
-/// The index files of the active segment, open for appending.
+/// The active segment's index files and how many of the in-memory entries they hold. New
+/// entries are appended (and fsynced) by [`IndexFiles::persist`], which opens each file only
+/// for that moment, inside the file budget.
 #[derive(Debug)]
-pub(crate) struct IndexWriter {
-    offset: File,
-    time: File,
-    offset_path: std::path::PathBuf,
-    time_path: std::path::PathBuf,
+pub(crate) struct IndexFiles {
+    offset_path: PathBuf,
+    time_path: PathBuf,
+    offset_persisted: usize,
+    time_persisted: usize,
 }
 
-impl IndexWriter {
-    pub(crate) fn open(offset_path: &Path, time_path: &Path) -> Result<Self, LogError> {
-        let open = |path: &Path| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .ctx("open index", path)
-        };
-        Ok(Self {
-            offset: open(offset_path)?,
-            time: open(time_path)?,
+impl IndexFiles {
+    /// Index files that already hold the first `offset_persisted` / `time_persisted` entries.
+    pub(crate) fn new(
+        offset_path: &Path,
+        time_path: &Path,
+        offset_persisted: usize,
+        time_persisted: usize,
+    ) -> Self {
+        Self {
             offset_path: offset_path.to_path_buf(),
             time_path: time_path.to_path_buf(),
-        })
+            offset_persisted,
+            time_persisted,
+        }
     }
 
-    pub(crate) fn append(&mut self, entries: &NewEntries) -> Result<(), LogError> {
-        if let Some(entry) = entries.offset {
-            self.offset
-                .write_all(&entry.encode())
-                .ctx("append index", &self.offset_path)?;
+    /// Appends the entries not yet in the files and fsyncs them. A failed open
+    /// ([`LogError::OutOfFiles`]) leaves the counts as they were, so a retry writes them then.
+    pub(crate) fn persist(
+        &mut self,
+        files: &FileCache,
+        offset: &[OffsetEntry],
+        time: &[TimeEntry],
+    ) -> Result<(), LogError> {
+        if let Some(new) = offset
+            .get(self.offset_persisted..)
+            .filter(|n| !n.is_empty())
+        {
+            let bytes: Vec<u8> = new.iter().flat_map(|e| e.encode()).collect();
+            append_synced(files, &self.offset_path, &bytes)?;
+            self.offset_persisted = offset.len();
         }
-        if let Some(entry) = entries.time {
-            self.append_time(entry)?;
+        if let Some(new) = time.get(self.time_persisted..).filter(|n| !n.is_empty()) {
+            let bytes: Vec<u8> = new.iter().flat_map(|e| e.encode()).collect();
+            append_synced(files, &self.time_path, &bytes)?;
+            self.time_persisted = time.len();
         }
         Ok(())
     }
+}
 
-    pub(crate) fn append_time(&mut self, entry: TimeEntry) -> Result<(), LogError> {
-        self.time
-            .write_all(&entry.encode())
-            .ctx("append time index", &self.time_path)
-    }
-
-    pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.offset
-            .sync_data()
-            .ctx("fsync index", &self.offset_path)?;
-        self.time
-            .sync_data()
-            .ctx("fsync time index", &self.time_path)
-    }
+fn append_synced(files: &FileCache, path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    let mut opened = files.open(path, &options, "open index")?;
+    opened.file.write_all(bytes).ctx("append index", path)?;
+    opened.file.sync_data().ctx("fsync index", path)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod checkpoint;
 mod config;
 mod error;
+mod file_cache;
 mod flusher;
 mod index;
 mod partition;
@@ -14,7 +15,8 @@ mod recovery;
 mod segment;
 
 pub use config::{Durability, LogConfig, DEFAULT_SEGMENT_BYTES, SEVEN_DAYS_MS};
-pub use error::{Corruption, IoContext, LogError};
+pub use error::{Corruption, FileShortage, IoContext, LogError};
+pub use file_cache::{FileCache, MIN_OPEN_FILES};
 pub use flusher::{Durable, Flusher};
 pub use partition::{Appended, PartitionLog, ReadSlice, RetentionOutcome};
 pub use producer_state::{BatchMetadata, ProducerEntry, ProducerState, RETAINED_BATCHES};

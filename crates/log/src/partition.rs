@@ -6,7 +6,17 @@
 //! takes `state` for reading just long enough to clone a segment's file handle and committed
 //! length, and reads file data with no lock held. Offsets become visible only once their bytes
 //! are written.
+//!
+//! Files: no file of the log stays open by itself. Segment files come from the broker-wide
+//! [`FileCache`], looked up under the `state` read lock (so retention, which drops segments
+//! under the write lock, cannot delete a file between lookup and open); index files are
+//! opened only to persist new entries on roll, flush and close.
+//!
+//! Poison: a failed write or fsync poisons the log (nothing half-written can be trusted). A
+//! failed *open* ([`LogError::OutOfFiles`]) does not: it happens before anything is written,
+//! and the operation can simply be retried.
 
+mod files;
 mod read;
 mod retention;
 
@@ -21,8 +31,9 @@ use schloss_model::batch::{self, BatchError, BatchHeader, TimestampType};
 
 use crate::config::{Durability, LogConfig};
 use crate::error::{IoResultExt, LogError};
-use crate::flusher::{Durable, Flusher};
-use crate::index::{IndexBuilder, IndexWriter};
+use crate::file_cache::FileCache;
+use crate::flusher::{Durable, Flusher, SyncFile};
+use crate::index::{IndexBuilder, IndexFiles};
 use crate::producer_state::{Check, ProducerEntry, ProducerState};
 use crate::recovery::{self, note_max_timestamp};
 use crate::segment::Segment;
@@ -67,7 +78,7 @@ struct Writer {
     /// Index state of the active segment.
     builder: IndexBuilder,
     /// The active segment's index files.
-    indexes: IndexWriter,
+    indexes: IndexFiles,
 }
 
 /// What readers see.
@@ -100,6 +111,14 @@ impl LogState {
     fn size_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.size).sum()
     }
+
+    fn segment_at(&self, base_offset: i64) -> Option<&Segment> {
+        let i = self
+            .segments
+            .binary_search_by_key(&base_offset, |s| s.base_offset)
+            .ok()?;
+        self.segments.get(i)
+    }
 }
 
 /// One partition's log. `Send + Sync`; every method takes `&self` and does blocking file I/O
@@ -107,6 +126,9 @@ impl LogState {
 pub struct PartitionLog {
     dir: PathBuf,
     flusher: Flusher,
+    files: FileCache,
+    /// This log's id in `files`: cache keys are (owner, segment base offset).
+    owner: u64,
     /// Set by the first failed write or fsync; never cleared while the log is open.
     poisoned: Arc<AtomicBool>,
     writer: Mutex<Writer>,
@@ -128,20 +150,30 @@ impl std::fmt::Debug for PartitionLog {
 }
 
 impl PartitionLog {
-    /// Opens (creating if missing) and recovers the partition directory `dir`.
-    pub fn open(dir: &Path, config: LogConfig, flusher: Flusher) -> Result<Self, LogError> {
+    /// Opens (creating if missing) and recovers the partition directory `dir`. Its files are
+    /// opened through `files` when needed; none stays open after this returns.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        flusher: Flusher,
+        files: FileCache,
+    ) -> Result<Self, LogError> {
         let poisoned = Arc::new(AtomicBool::new(false));
-        let recovered = recovery::recover(dir, &config, &poisoned)?;
-        let active = recovered
-            .segments
-            .last()
-            .ok_or(LogError::Poisoned)?
-            .paths
-            .clone();
-        let indexes = IndexWriter::open(&active.index, &active.time_index)?;
+        let recovered = recovery::recover(dir, &config, &files)?;
+        let active = recovered.segments.last().ok_or(LogError::Poisoned)?;
+        // Recovery left the active segment's index files equal to these entries.
+        let indexes = IndexFiles::new(
+            &active.paths.index,
+            &active.paths.time_index,
+            active.offset_index.len(),
+            active.time_index.len(),
+        );
+        let owner = files.new_owner();
         Ok(Self {
             dir: dir.to_path_buf(),
             flusher,
+            files,
+            owner,
             poisoned,
             writer: Mutex::new(Writer {
                 config,
@@ -213,8 +245,13 @@ impl PartitionLog {
     }
 
     /// Marks the log poisoned if `result` failed: whatever was half-done cannot be trusted.
+    /// Running out of file descriptors is the exception: it fails an open, before any write.
     fn poison_on_err<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
         if let Err(err) = &result {
+            if matches!(err, LogError::OutOfFiles { .. }) {
+                tracing::warn!(dir = %self.dir.display(), error = %err, "out of file descriptors; the operation can be retried");
+                return result;
+            }
             tracing::error!(dir = %self.dir.display(), error = %err, "write path failed; partition poisoned");
             self.poisoned.store(true, Ordering::Release);
         }
@@ -282,7 +319,13 @@ impl PartitionLog {
             batch::set_log_append_time(&mut batch, now_ms);
         }
         let header = BatchHeader::parse(&batch).map_err(LogError::InvalidBatch)?;
-        let written = self.write_batch(&mut writer, &batch, &header);
+        // Opened before the write: running out of descriptors here fails only this append.
+        let file = {
+            let state = self.state.read();
+            let active = state.active().ok_or(LogError::Poisoned)?;
+            self.file_of(active)?
+        };
+        let written = self.write_batch(&mut writer, file, &batch, &header);
         let (file, end) = self.poison_on_err(written)?;
         writer.producers.update(&header);
         let durable = match writer.config.durability {
@@ -309,8 +352,10 @@ impl PartitionLog {
             state
                 .active()
                 .filter(|a| offset >= a.base_offset)
-                .map(|a| (Arc::clone(&a.file), a.size))
+                .and_then(|a| Some((self.files.cached(self.key(a.base_offset))?, a.size)))
         };
+        // A segment file that is not open has nothing left to fsync (the cache closes only
+        // synced files).
         match active {
             Some((file, size)) => self.flusher.register(file, size),
             None => Durable::ready(),
@@ -348,13 +393,14 @@ impl PartitionLog {
     fn write_batch(
         &self,
         writer: &mut Writer,
+        file: Arc<SyncFile>,
         batch: &[u8],
         header: &BatchHeader,
-    ) -> Result<(Arc<crate::flusher::SyncFile>, u64), LogError> {
-        let (file, position, base) = {
+    ) -> Result<(Arc<SyncFile>, u64), LogError> {
+        let (position, base) = {
             let state = self.state.read();
             let active = state.active().ok_or(LogError::Poisoned)?;
-            (Arc::clone(&active.file), active.size, active.base_offset)
+            (active.size, active.base_offset)
         };
         file.file
             .write_all_at(batch, position)
@@ -371,7 +417,6 @@ impl PartitionLog {
             batch.len() as u64,
             header.max_timestamp,
         );
-        writer.indexes.append(&entries)?;
         let mut state = self.state.write();
         let active = state.active_mut().ok_or(LogError::Poisoned)?;
         active.offset_index.extend(entries.offset);
@@ -387,20 +432,17 @@ impl PartitionLog {
 
     /// Seals the active segment (final time index entry, fsync of it and its indexes) and
     /// starts a new empty one at `new_base`.
+    /// A failure before the new segment is published leaves the log as it was (with the final
+    /// time entry recorded), so a retried roll picks up where this one stopped.
     fn roll(&self, writer: &mut Writer, new_base: i64) -> Result<(), LogError> {
         if let Some(entry) = writer.builder.on_roll() {
-            writer.indexes.append_time(entry)?;
             if let Some(active) = self.state.write().active_mut() {
                 active.time_index.push(entry);
             }
         }
-        writer.indexes.sync()?;
-        let old = self.state.read().active().map(|s| Arc::clone(&s.file));
-        if let Some(old) = old {
-            old.sync_now()?;
-        }
-        let segment = recovery::create_segment(&self.dir, new_base, &self.poisoned)?;
-        writer.indexes = IndexWriter::open(&segment.paths.index, &segment.paths.time_index)?;
+        self.sync_active(writer)?;
+        let segment = recovery::create_segment(&self.dir, new_base, &self.files)?;
+        writer.indexes = IndexFiles::new(&segment.paths.index, &segment.paths.time_index, 0, 0);
         writer.builder = IndexBuilder::default();
         self.state.write().segments.push(segment);
         tracing::debug!(dir = %self.dir.display(), new_base, "rolled segment");
@@ -409,13 +451,9 @@ impl PartitionLog {
 
     /// Fsyncs the active segment and its indexes now.
     pub fn flush(&self) -> Result<(), LogError> {
-        let writer = self.writer.lock();
+        let mut writer = self.writer.lock();
         self.check_poison()?;
-        let file = self.state.read().active().map(|s| Arc::clone(&s.file));
-        let synced = writer.indexes.sync().and_then(|()| match file {
-            Some(file) => file.sync_now(),
-            None => Ok(()),
-        });
+        let synced = self.sync_active(&mut writer);
         self.poison_on_err(synced)
     }
 
@@ -428,12 +466,13 @@ impl PartitionLog {
 
 impl Drop for PartitionLog {
     fn drop(&mut self) {
-        if self.closed.load(Ordering::Acquire) || self.is_poisoned() {
-            return;
+        if !self.closed.load(Ordering::Acquire) && !self.is_poisoned() {
+            if let Err(err) = self.flush() {
+                tracing::error!(dir = %self.dir.display(), error = %err, "flush on drop failed");
+            }
         }
-        if let Err(err) = self.flush() {
-            tracing::error!(dir = %self.dir.display(), error = %err, "flush on drop failed");
-        }
+        // Holders (the flusher with a pending fsync) keep theirs until they are done.
+        self.files.forget_owner(self.owner);
     }
 }
 

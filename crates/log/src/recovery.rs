@@ -5,18 +5,19 @@
 //! reported as [`Corruption`] rather than silently cut away with everything after it.
 //!
 //! The result is always a prefix of what was written, and so of what was acknowledged.
+//!
+//! Every file is opened for the moment it is scanned, inside the file budget, and closed again:
+//! a data dir with more partitions than descriptors still opens.
 
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use schloss_model::batch::{self, BatchHeader, HEADER_LEN};
 
 use crate::checkpoint;
 use crate::config::{LogConfig, MAX_SEGMENT_BYTES};
 use crate::error::{Corruption, IoResultExt, LogError};
-use crate::flusher::SyncFile;
+use crate::file_cache::FileCache;
 use crate::index::{self, IndexBuilder};
 use crate::producer_state::ProducerState;
 use crate::segment::{
@@ -36,7 +37,7 @@ pub(crate) struct Recovered {
 pub(crate) fn recover(
     dir: &Path,
     config: &LogConfig,
-    poisoned: &Arc<AtomicBool>,
+    files: &FileCache,
 ) -> Result<Recovered, LogError> {
     std::fs::create_dir_all(dir).ctx("create partition directory", dir)?;
     let bases = list_segments(dir)?;
@@ -57,15 +58,14 @@ pub(crate) fn recover(
             .into());
         }
         let is_last = i + 1 == count;
-        let (segment, builder) =
-            load_segment(paths, base, is_last, config, poisoned, &mut producers)?;
+        let (segment, builder) = load_segment(paths, base, is_last, config, files, &mut producers)?;
         previous_end = Some(segment.next_offset);
         active_builder = builder;
         segments.push(segment);
     }
     if segments.is_empty() {
         let base = checkpointed.unwrap_or(0);
-        segments.push(create_segment(dir, base, poisoned)?);
+        segments.push(create_segment(dir, base, files)?);
     }
     let log_end = segments.last().map_or(0, |s| s.next_offset);
     if let Some(start) = checkpointed.filter(|&start| start > log_end) {
@@ -78,7 +78,7 @@ pub(crate) fn recover(
         }
         producers = ProducerState::default();
         active_builder = IndexBuilder::default();
-        segments.push(create_segment(dir, start, poisoned)?);
+        segments.push(create_segment(dir, start, files)?);
     }
     let first_base = segments.first().map_or(0, |s| s.base_offset);
     let log_end = segments.last().map_or(0, |s| s.next_offset);
@@ -95,31 +95,22 @@ pub(crate) fn recover(
     })
 }
 
-/// Creates an empty segment (its three files) and makes the creation durable.
+/// Creates an empty segment (its three files) and makes the creation durable. The files are
+/// closed again; appends open the segment through the cache.
 pub(crate) fn create_segment(
     dir: &Path,
     base: i64,
-    poisoned: &Arc<AtomicBool>,
+    files: &FileCache,
 ) -> Result<Segment, LogError> {
     let paths = SegmentPaths::new(dir, base);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&paths.log)
-        .ctx("create segment", &paths.log)?;
-    index::write_offset_index(&paths.index, &[])?;
-    index::write_time_index(&paths.time_index, &[])?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(true);
+    drop(files.open(&paths.log, &options, "create segment")?);
+    index::write_offset_index(files, &paths.index, &[])?;
+    index::write_time_index(files, &paths.time_index, &[])?;
     checkpoint::sync_dir(dir)?;
     Ok(Segment {
         base_offset: base,
-        file: Arc::new(SyncFile::new(
-            file,
-            paths.log.clone(),
-            0,
-            Arc::clone(poisoned),
-        )),
         paths,
         size: 0,
         next_offset: base,
@@ -179,20 +170,19 @@ fn load_segment(
     base: i64,
     is_last: bool,
     config: &LogConfig,
-    poisoned: &Arc<AtomicBool>,
+    files: &FileCache,
     producers: &mut ProducerState,
 ) -> Result<(Segment, IndexBuilder), LogError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(is_last)
-        .open(&paths.log)
-        .ctx("open segment", &paths.log)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(is_last);
+    let opened = files.open(&paths.log, &options, "open segment")?;
+    let file = &opened.file;
     let len = file.metadata().ctx("stat segment", &paths.log)?.len();
     if len > MAX_SEGMENT_BYTES {
         return Err(Corruption::SegmentTooLarge { path: paths.log }.into());
     }
     let mut scan = Scan::new(base);
-    let mut window = Window::new(&file, &paths.log, len);
+    let mut window = Window::new(file, &paths.log, len);
     let mut position = 0u64;
     let bad = loop {
         if position >= len {
@@ -230,20 +220,16 @@ fn load_segment(
             scan.time_index.push(entry);
         }
     }
-    if index::load_offset_index(&paths.index)?.as_ref() != Some(&scan.offset_index) {
-        index::write_offset_index(&paths.index, &scan.offset_index)?;
+    // Closed before the index files are opened: recovery holds at most two descriptors.
+    drop(opened);
+    if index::load_offset_index(files, &paths.index)?.as_ref() != Some(&scan.offset_index) {
+        index::write_offset_index(files, &paths.index, &scan.offset_index)?;
     }
-    if index::load_time_index(&paths.time_index)?.as_ref() != Some(&scan.time_index) {
-        index::write_time_index(&paths.time_index, &scan.time_index)?;
+    if index::load_time_index(files, &paths.time_index)?.as_ref() != Some(&scan.time_index) {
+        index::write_time_index(files, &paths.time_index, &scan.time_index)?;
     }
     let segment = Segment {
         base_offset: base,
-        file: Arc::new(SyncFile::new(
-            file,
-            paths.log.clone(),
-            position,
-            Arc::clone(poisoned),
-        )),
         paths,
         size: position,
         next_offset: scan.next_offset,

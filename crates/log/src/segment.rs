@@ -1,5 +1,6 @@
 //! One segment: a `.log` file of whole batches starting at `base_offset`, and its sparse
-//! indexes held in memory. Reading is positional (`read_at`), so readers never contend with the
+//! indexes held in memory. The file itself is opened on demand through the
+//! [`crate::FileCache`]. Reading is positional (`read_at`), so readers never contend with the
 //! appender for a file cursor.
 
 use std::fs::File;
@@ -66,7 +67,6 @@ pub(crate) struct MaxTimestamp {
 #[derive(Debug, Clone)]
 pub(crate) struct Segment {
     pub(crate) base_offset: i64,
-    pub(crate) file: Arc<SyncFile>,
     pub(crate) paths: SegmentPaths,
     /// Bytes of whole, written batches.
     pub(crate) size: u64,
@@ -100,14 +100,6 @@ impl Segment {
     pub(crate) fn scan_start_for_timestamp(&self, timestamp: i64) -> u64 {
         let relative = index::offset_before_timestamp(&self.time_index, timestamp);
         u64::from(index::position_at_or_before(&self.offset_index, relative))
-    }
-
-    /// What a reader needs to read this segment without holding any lock.
-    pub(crate) fn view(&self) -> SegmentView {
-        SegmentView {
-            file: Arc::clone(&self.file),
-            size: self.size,
-        }
     }
 }
 

@@ -11,7 +11,7 @@ fn concurrent_fsync_appends_share_fsyncs() {
     let flusher = Flusher::start();
     let mut cfg = config(1 << 20);
     cfg.durability = Durability::Fsync;
-    let log = Arc::new(PartitionLog::open(dir.path(), cfg, flusher.clone()).unwrap());
+    let log = Arc::new(PartitionLog::open(dir.path(), cfg, flusher.clone(), files()).unwrap());
     const THREADS: usize = 8;
     const PER_THREAD: usize = 40;
     let handles: Vec<_> = (0..THREADS)
@@ -45,7 +45,7 @@ fn durable_resolves_in_async_code() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1 << 20);
     cfg.durability = Durability::Fsync;
-    let log = PartitionLog::open(dir.path(), cfg, Flusher::start()).unwrap();
+    let log = PartitionLog::open(dir.path(), cfg, Flusher::start(), files()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -67,6 +67,7 @@ fn many_partitions_share_one_flusher() {
                 &root.path().join(format!("t-{p}")),
                 cfg.clone(),
                 flusher.clone(),
+                files(),
             )
             .unwrap()
         })
@@ -87,7 +88,8 @@ fn many_partitions_share_one_flusher() {
 #[test]
 fn readers_run_alongside_an_appender() {
     let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(PartitionLog::open(dir.path(), config(4096), Flusher::start()).unwrap());
+    let log =
+        Arc::new(PartitionLog::open(dir.path(), config(4096), Flusher::start(), files()).unwrap());
     let writer = {
         let log = Arc::clone(&log);
         std::thread::spawn(move || {

@@ -110,8 +110,13 @@ fn damage_in_an_older_segment_is_an_error_not_a_panic() {
         .unwrap()
         .set_len(len - 7)
         .unwrap();
-    let err =
-        PartitionLog::open(dir.path(), config(500), schloss_log::Flusher::start()).unwrap_err();
+    let err = PartitionLog::open(
+        dir.path(),
+        config(500),
+        schloss_log::Flusher::start(),
+        files(),
+    )
+    .unwrap_err();
     assert!(matches!(err, LogError::Corrupt(_)), "{err}");
 }
 
@@ -136,8 +141,13 @@ fn a_malformed_checkpoint_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path(), config(1 << 20)));
     std::fs::write(dir.path().join("log-start-offset.checkpoint"), b"garbage").unwrap();
-    let err =
-        PartitionLog::open(dir.path(), config(1 << 20), schloss_log::Flusher::start()).unwrap_err();
+    let err = PartitionLog::open(
+        dir.path(),
+        config(1 << 20),
+        schloss_log::Flusher::start(),
+        files(),
+    )
+    .unwrap_err();
     assert!(matches!(err, LogError::Corrupt(_)));
 }
 

@@ -10,6 +10,7 @@ pub mod conn_rate;
 pub mod conn_state;
 pub mod connection;
 pub mod credentials;
+pub mod fd_budget;
 pub mod frames;
 pub mod limits;
 pub mod listener;

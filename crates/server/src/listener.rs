@@ -45,13 +45,13 @@ pub struct ListenerRuntime {
 pub async fn run(listener: BoundListener, runtime: ListenerRuntime) {
     let runtime = Arc::new(runtime);
     let mut refusals = RefusalLog::default();
+    let mut failures = AcceptFailures::default();
+    // Never returns: a failed accept is waited out, never a reason to stop listening.
     loop {
         let (stream, peer) = match listener.socket.accept().await {
             Ok(s) => s,
             Err(e) => {
-                // Out of file descriptors and the like: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(failures.note(&e)).await;
                 continue;
             }
         };
@@ -156,6 +156,45 @@ async fn serve_one(
     }
 }
 
+/// Failed accepts: out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM) is
+/// waited out for 100 ms, as Go's net/http and tokio's examples do, so the loop does not spin
+/// while the pending connection stays queued; a connection that died in the backlog
+/// (ECONNABORTED and the like) is skipped at once. Logged at most once per interval.
+#[derive(Default)]
+struct AcceptFailures {
+    since_last: u64,
+    last: Option<Instant>,
+}
+
+impl AcceptFailures {
+    const INTERVAL: Duration = Duration::from_secs(10);
+    const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
+    const OTHER_BACKOFF: Duration = Duration::from_millis(1);
+
+    /// How long to wait before the next accept.
+    fn note(&mut self, error: &std::io::Error) -> Duration {
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        const ENOMEM: i32 = 12;
+        const ENOBUFS: i32 = 105;
+        let exhausted = matches!(
+            error.raw_os_error(),
+            Some(EMFILE | ENFILE | ENOMEM | ENOBUFS)
+        );
+        self.since_last += 1;
+        if self.last.is_none_or(|at| at.elapsed() >= Self::INTERVAL) {
+            tracing::warn!(%error, exhausted, failed_since_last_report = self.since_last, "accept failed; still listening");
+            self.since_last = 0;
+            self.last = Some(Instant::now());
+        }
+        if exhausted {
+            Self::RESOURCE_BACKOFF
+        } else {
+            Self::OTHER_BACKOFF
+        }
+    }
+}
+
 /// Refused connections are logged at most once per interval with a count, so a flood of
 /// connection attempts cannot flood the log as well.
 #[derive(Default)]
@@ -175,5 +214,25 @@ impl RefusalLog {
             self.since_last = 0;
             self.last = Some(Instant::now());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_descriptors_backs_off_and_other_accept_errors_retry_at_once() {
+        let mut failures = AcceptFailures::default();
+        for errno in [24, 23] {
+            let emfile = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(failures.note(&emfile), AcceptFailures::RESOURCE_BACKOFF);
+        }
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(failures.note(&aborted), AcceptFailures::OTHER_BACKOFF);
+        assert_eq!(
+            failures.since_last, 2,
+            "only the first failure is logged in an interval"
+        );
     }
 }

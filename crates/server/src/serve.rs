@@ -4,6 +4,7 @@
 use crate::config::{Config, SecurityProtocol};
 use crate::connection::{ConnectionContext, SaslContext};
 use crate::credentials::CredentialSource;
+use crate::fd_budget;
 use crate::frames::RequestMemory;
 use crate::limits::ConnectionRegistry;
 use crate::listener::{self, ListenerRuntime};
@@ -15,10 +16,11 @@ use schloss_auth::PrincipalMapper;
 use schloss_broker::ListenerInfo;
 use std::sync::Arc;
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let data_dir = config.broker.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    apply_fd_budget(&mut config);
     let max_request_bytes = config.broker.socket_request_max_bytes;
     let limits = config.connections.clone();
     let connections = ConnectionRegistry::new(limits.limits.clone());
@@ -113,6 +115,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     wait_for_shutdown(reloadable).await;
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// Raises the descriptor limit and splits it between log files and connections
+/// (`fd_budget`'s rule), lowering what does not fit.
+fn apply_fd_budget(config: &mut Config) {
+    let limit = fd_budget::raise_descriptor_limit();
+    let budget = fd_budget::split(
+        limit,
+        config.log_max_open_files,
+        config.connections.limits.max_connections,
+    );
+    for what in &budget.clamped {
+        tracing::warn!(clamped = %what, "lowered to fit the open-file limit; raise `ulimit -n` (hard) to avoid this");
+    }
+    tracing::info!(
+        limit = budget.limit,
+        reserve = budget.reserve,
+        log_files = budget.log_files,
+        max_connections = budget.max_connections,
+        "file descriptor budget"
+    );
+    config.broker.storage.log_max_open_files = budget.log_files;
+    config.connections.limits.max_connections = budget.max_connections;
 }
 
 /// Runs until SIGTERM or Ctrl-C; reloads TLS material on each SIGHUP.

@@ -12,7 +12,7 @@ use super::types::{Effects, GroupConfig, Reply, Token, TopicView};
 use crate::error::BrokerError;
 use crate::metadata::{Image, MetadataStore};
 use parking_lot::Mutex;
-use schloss_log::{Appended, Durability, Flusher, LogConfig, PartitionLog};
+use schloss_log::{Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +73,7 @@ impl GroupService {
     pub async fn open(
         data_dir: &Path,
         flusher: Flusher,
+        files: FileCache,
         config: GroupConfig,
         clock: Arc<dyn Clock>,
         metadata: Arc<MetadataStore>,
@@ -81,7 +82,7 @@ impl GroupService {
         let now = clock.now_ms();
         let settings = config.clone();
         let (log, core) = tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
-            let log = PartitionLog::open(&dir, offsets_log_config(), flusher)?;
+            let log = PartitionLog::open(&dir, offsets_log_config(), flusher, files)?;
             let mut core = Coordinator::new(config, now);
             replay(&log, &mut core)?;
             core.on_loaded(now);

@@ -3,6 +3,7 @@
 
 use super::{code, internal_topic, str_bytes, topic_name, topics};
 use crate::metadata::TopicMeta;
+use crate::storage_limits::PartitionAllowance;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
@@ -52,11 +53,13 @@ pub async fn handle(
     };
     let auto_create =
         broker.settings.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    // Auto-creation counts against the same partition limits as CreateTopics.
+    let mut allowance = PartitionAllowance::new(&broker.settings.storage);
     for topic in wanted {
         // A non-nil id means "look up by id", whatever the name says: Java 4.x sends an
         // empty name with the id.
         let entry = match (&topic.name, topic.topic_id.is_nil()) {
-            (Some(name), true) => by_name(broker, session, name, auto_create).await,
+            (Some(name), true) => by_name(broker, session, name, auto_create, &mut allowance).await,
             (_, false) => {
                 let image = broker.metadata.image();
                 match image
@@ -82,6 +85,7 @@ async fn by_name(
     session: &Session,
     name: &kafka_protocol::messages::TopicName,
     auto_create: bool,
+    allowance: &mut PartitionAllowance,
 ) -> MetadataResponseTopic {
     let failed = |error: ResponseError| {
         MetadataResponseTopic::default()
@@ -105,6 +109,7 @@ async fn by_name(
         broker.settings.num_partitions,
         BTreeMap::new(),
         false,
+        allowance,
     )
     .await
     {

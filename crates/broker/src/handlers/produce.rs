@@ -262,6 +262,12 @@ pub(crate) fn log_error(e: &LogError) -> ResponseError {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
         LogError::RecordTooLarge { .. } => ResponseError::RecordListTooLarge,
+        // Out of descriptors: nothing was written and the partition is fine; clients retry
+        // KAFKA_STORAGE_ERROR after a metadata refresh.
+        LogError::OutOfFiles { .. } => {
+            tracing::warn!(error = %e, "no file descriptor for this request; it may be retried");
+            ResponseError::KafkaStorageError
+        }
         other => {
             tracing::error!(error = %other, "log failure");
             ResponseError::KafkaStorageError

@@ -2,7 +2,8 @@
 //! auto-create.
 
 use super::{blocking, code, internal_topic, str_bytes, topic_name};
-use crate::metadata::{MetadataRecord, TopicMeta};
+use crate::metadata::{Image, MetadataRecord, TopicMeta};
+use crate::storage_limits::PartitionAllowance;
 use crate::topic_config::EffectiveConfig;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
@@ -28,13 +29,24 @@ fn fail(error: ResponseError, message: impl Into<String>) -> Failure {
     (error, Some(message.into()))
 }
 
-/// Creates a topic (or with `validate_only`, checks that it could be created).
+/// Partitions of every topic of the broker.
+fn partitions_in(image: &Image) -> usize {
+    image
+        .topics
+        .values()
+        .map(|t| usize::try_from(t.partitions).unwrap_or(0))
+        .sum()
+}
+
+/// Creates a topic (or with `validate_only`, checks that it could be created). `allowance` is
+/// what the request may still add; the partition limits are checked before any file exists.
 pub(crate) async fn create_topic(
     broker: &Broker,
     internal: String,
     partitions: i32,
     configs: BTreeMap<String, String>,
     validate_only: bool,
+    allowance: &mut PartitionAllowance,
 ) -> Result<Arc<TopicMeta>, Failure> {
     if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
         return Err(fail(
@@ -49,6 +61,11 @@ pub(crate) async fn create_topic(
             .validate(k, v)
             .map_err(|e| fail(ResponseError::InvalidConfig, e.to_string()))?;
     }
+    // INVARIANT: 1 <= partitions <= MAX_PARTITIONS_PER_TOPIC, checked above.
+    let count = usize::try_from(partitions).unwrap_or(usize::MAX);
+    allowance
+        .check_request(count)
+        .map_err(|m| fail(ResponseError::PolicyViolation, m))?;
     let meta = TopicMeta {
         id: uuid::Uuid::new_v4(),
         name: internal.clone(),
@@ -61,11 +78,16 @@ pub(crate) async fn create_topic(
         partitions,
         configs: meta.configs.clone(),
     };
+    let limits = &*allowance;
     let outcome = broker
         .metadata
         .commit_with(|image| {
             if image.topic(&internal).is_some() {
-                return Ok((Vec::new(), false));
+                return Ok((Vec::new(), Err((ResponseError::TopicAlreadyExists, None))));
+            }
+            // Checked under the metadata writer lock, so concurrent creations cannot both fit.
+            if let Err(m) = limits.check_broker(partitions_in(image), count) {
+                return Ok((Vec::new(), Err(fail(ResponseError::PolicyViolation, m))));
             }
             Ok((
                 if validate_only {
@@ -73,13 +95,16 @@ pub(crate) async fn create_topic(
                 } else {
                     vec![record]
                 },
-                true,
+                Ok(()),
             ))
         })
         .await;
+    if let Ok((_, Ok(()))) = &outcome {
+        allowance.take(count);
+    }
     match outcome {
-        Ok((_, false)) => Err((ResponseError::TopicAlreadyExists, None)),
-        Ok((image, true)) if !validate_only => {
+        Ok((_, Err(failure))) => Err(failure),
+        Ok((image, Ok(()))) if !validate_only => {
             let topic = image
                 .topic(&internal)
                 .cloned()
@@ -111,6 +136,7 @@ pub async fn create(
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
+    let mut allowance = PartitionAllowance::new(&broker.settings.storage);
     for topic in request.topics {
         let local = topic.name.0.to_string();
         let mut result = CreatableTopicResult::default()
@@ -153,7 +179,7 @@ pub async fn create(
                 };
                 configs.insert(c.name.to_string(), value.to_string());
             }
-            create_topic(broker, internal, partitions, configs, request.validate_only).await
+            create_topic(broker, internal, partitions, configs, request.validate_only, &mut allowance).await
         }
         .await;
         match outcome {
@@ -293,8 +319,11 @@ pub async fn create_partitions(
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
+    let mut allowance = PartitionAllowance::new(&broker.settings.storage);
     for topic in request.topics {
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        let limits = &allowance;
+        let mut added_now = 0;
         let outcome: Result<(), Failure> = async {
             let internal = internal_topic(session, &topic.name.0).map_err(|e| (e, None))?;
             let count = topic.count;
@@ -315,8 +344,14 @@ pub async fn create_partitions(
                         );
                         return Ok((Vec::new(), Err(fail(ResponseError::InvalidPartitions, message))));
                     }
+                    let added = usize::try_from(count - meta.partitions).unwrap_or(0);
+                    if let Err(m) = limits
+                        .check_request(added)
+                        .and_then(|()| limits.check_broker(partitions_in(image), added))
+                    {
+                        return Ok((Vec::new(), Err(fail(ResponseError::PolicyViolation, m))));
+                    }
                     if let Some(assignments) = &assignments {
-                        let added = usize::try_from(count - meta.partitions).unwrap_or(0);
                         if assignments.len() != added {
                             let message = format!(
                                 "Increasing the number of partitions by {added} but {} assignments provided.",
@@ -331,13 +366,13 @@ pub async fn create_partitions(
                         }
                     }
                     if request.validate_only {
-                        return Ok((Vec::new(), Ok(())));
+                        return Ok((Vec::new(), Ok(added)));
                     }
-                    Ok((vec![MetadataRecord::PartitionsAdded { id: meta.id, total: count }], Ok(())))
+                    Ok((vec![MetadataRecord::PartitionsAdded { id: meta.id, total: count }], Ok(added)))
                 })
                 .await
                 .map_err(|_| (ResponseError::KafkaStorageError, None))?;
-            verdict?;
+            added_now = verdict?;
             if let Some(meta) = image.topic(&internal).cloned() {
                 let registry = broker.partitions.clone();
                 let defaults = broker.settings.topic_defaults.clone();
@@ -349,6 +384,7 @@ pub async fn create_partitions(
             Ok(())
         }
         .await;
+        allowance.take(added_now);
         if let Err((e, message)) = outcome {
             result.error_code = code(e);
             result.error_message = message.map(|m| str_bytes(&m));

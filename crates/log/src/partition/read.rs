@@ -1,5 +1,6 @@
 //! Reads: fetch by offset, and the timestamp lookups behind ListOffsets. Each takes the state
-//! lock only to snapshot segment handles and committed lengths, then reads with no lock held.
+//! lock only to snapshot segment bounds and committed lengths, then opens (through the file
+//! cache) one segment at a time, as it gets there, and reads with no lock held.
 
 use bytes::Bytes;
 use schloss_model::batch::Batches;
@@ -10,8 +11,8 @@ use crate::segment::{MaxTimestamp, Segment, SegmentView};
 
 /// A segment as a reader needs it.
 struct Snapshot {
-    view: SegmentView,
     base_offset: i64,
+    size: u64,
     next_offset: i64,
     max_timestamp: Option<MaxTimestamp>,
     /// Where to start scanning for the first batch at or after log start.
@@ -23,8 +24,8 @@ struct Snapshot {
 impl Snapshot {
     fn new(segment: &Segment, log_start: i64, timestamp: Option<i64>) -> Self {
         Self {
-            view: segment.view(),
             base_offset: segment.base_offset,
+            size: segment.size,
             next_offset: segment.next_offset,
             max_timestamp: segment.max_timestamp,
             log_start_position: segment.scan_start(log_start),
@@ -66,11 +67,11 @@ impl PartitionLog {
                 });
             }
             let first = state.segment_index_for(offset);
-            let next: Vec<(SegmentView, u64)> = state
+            let next: Vec<(i64, u64, u64)> = state
                 .segments
                 .iter()
                 .skip(first)
-                .map(|s| (s.view(), s.scan_start(offset)))
+                .map(|s| (s.base_offset, s.size, s.scan_start(offset)))
                 .collect();
             (log_start, log_end, next.into_iter())
         };
@@ -84,8 +85,17 @@ impl PartitionLog {
         }
         // The containing batch is in the first segment unless `offset` falls in a gap.
         let found = loop {
-            let Some((view, from)) = next.next() else {
+            let Some((base, size, from)) = next.next() else {
                 return Ok(slice(Bytes::new()));
+            };
+            let Some(view) = self.view(base, size)? else {
+                // Retention removed the segment meanwhile: the offset is below log start now.
+                let state = self.state.read();
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start: state.log_start,
+                    log_end: state.log_end(),
+                });
             };
             if let Some(position) =
                 view.find(from, |pos, h| (h.last_offset() >= offset).then_some(pos))?
@@ -130,12 +140,16 @@ impl PartitionLog {
             {
                 continue;
             }
+            // Removed by retention meanwhile: everything in it is below log start now.
+            let Some(view) = self.view(segment.base_offset, segment.size)? else {
+                continue;
+            };
             let from = segment.timestamp_position.max(segment.log_start_position);
-            let found = segment.view.find(from, |pos, h| {
+            let found = view.find(from, |pos, h| {
                 (h.max_timestamp >= timestamp && h.last_offset() >= log_start).then_some(pos)
             })?;
             if let Some(position) = found {
-                return segment.view.read_batch(position).map(Some);
+                return view.read_batch(position).map(Some);
             }
         }
         Ok(None)
@@ -155,7 +169,10 @@ impl PartitionLog {
                 None => None,
                 Some(m) if m.last_offset >= log_start => Some((m.timestamp, m.position)),
                 // The segment's maximum lies below log start: look at what is left of it.
-                Some(_) => rescan_max(segment, log_start)?,
+                Some(_) => match self.view(segment.base_offset, segment.size)? {
+                    Some(view) => rescan_max(&view, segment, log_start)?,
+                    None => None,
+                },
             };
             if let Some((ts, position)) = candidate {
                 if best.is_none_or(|(best_ts, _, _)| ts > best_ts) {
@@ -166,18 +183,25 @@ impl PartitionLog {
         let Some((_, i, position)) = best else {
             return Ok(None);
         };
-        match segments.get(i) {
-            Some(segment) => segment.view.read_batch(position).map(Some),
+        let Some(segment) = segments.get(i) else {
+            return Ok(None);
+        };
+        match self.view(segment.base_offset, segment.size)? {
+            Some(view) => view.read_batch(position).map(Some),
             None => Ok(None),
         }
     }
 }
 
 /// Largest timestamp (and its batch position) among a segment's batches at or above log start.
-fn rescan_max(segment: &Snapshot, log_start: i64) -> Result<Option<(i64, u64)>, LogError> {
+fn rescan_max(
+    view: &SegmentView,
+    segment: &Snapshot,
+    log_start: i64,
+) -> Result<Option<(i64, u64)>, LogError> {
     debug_assert!(segment.base_offset <= log_start && log_start < segment.next_offset);
     let mut best: Option<(i64, u64)> = None;
-    segment.view.find(segment.log_start_position, |pos, h| {
+    view.find(segment.log_start_position, |pos, h| {
         if h.last_offset() >= log_start && best.is_none_or(|(ts, _)| h.max_timestamp > ts) {
             best = Some((h.max_timestamp, pos));
         }

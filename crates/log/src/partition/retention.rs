@@ -22,10 +22,7 @@ pub struct RetentionOutcome {
 fn largest_timestamp(segment: &Segment) -> i64 {
     match segment.max_timestamp {
         Some(m) if m.timestamp >= 0 => m.timestamp,
-        _ => segment
-            .file
-            .file
-            .metadata()
+        _ => std::fs::metadata(&segment.paths.log)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -158,6 +155,8 @@ impl PartitionLog {
             return Ok(());
         }
         for segment in &removed {
+            // Readers still holding the file keep reading it; the cache lets go of it.
+            self.files.forget(self.key(segment.base_offset));
             segment.paths.remove()?;
         }
         checkpoint::sync_dir(&self.dir)

@@ -11,19 +11,21 @@ fn batch() -> BytesMut {
 
 fn fail_next_fsync(log: &PartitionLog) {
     let state = log.state.read();
-    state
-        .active()
+    log.file_of(state.active().unwrap())
         .unwrap()
-        .file
         .fail_next_sync
         .store(true, Ordering::Release);
+}
+
+fn files() -> FileCache {
+    FileCache::new(64)
 }
 
 #[test]
 fn a_failed_fsync_poisons_the_log_and_is_never_reported_as_success() {
     let dir = tempfile::tempdir().unwrap();
     let flusher = Flusher::start();
-    let log = PartitionLog::open(dir.path(), LogConfig::default(), flusher).unwrap();
+    let log = PartitionLog::open(dir.path(), LogConfig::default(), flusher, files()).unwrap();
     let Appended::Written { durable, .. } = log.append(batch(), 1, 0).unwrap() else {
         panic!("expected a write")
     };
@@ -41,7 +43,8 @@ fn a_failed_fsync_poisons_the_log_and_is_never_reported_as_success() {
     drop(log);
 
     // Reopening recovers: the page cache still holds both batches here, so both come back.
-    let log = PartitionLog::open(dir.path(), LogConfig::default(), Flusher::start()).unwrap();
+    let log =
+        PartitionLog::open(dir.path(), LogConfig::default(), Flusher::start(), files()).unwrap();
     assert!(!log.is_poisoned());
     assert_eq!(log.log_end_offset(), 2);
 }
@@ -54,7 +57,7 @@ fn a_failed_fsync_on_roll_poisons_the_log() {
         durability: Durability::OsCache,
         ..LogConfig::default()
     };
-    let log = PartitionLog::open(dir.path(), config, Flusher::start()).unwrap();
+    let log = PartitionLog::open(dir.path(), config, Flusher::start(), files()).unwrap();
     assert!(log.append(batch(), 1, 0).is_ok());
     fail_next_fsync(&log);
     assert!(log.append(batch(), 1, 0).is_err());

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use bytes::BytesMut;
-use schloss_log::{Appended, Durability, Flusher, LogConfig, PartitionLog};
+use schloss_log::{Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog};
 use schloss_model::batch::{build_uncompressed, BatchHeader, Batches};
 
 pub const NO_PRODUCER: (i64, i16, i32) = (-1, -1, -1);
@@ -41,8 +41,13 @@ pub fn config(segment_bytes: u64) -> LogConfig {
     }
 }
 
+/// A file budget roomy enough that tests not about the budget never feel it.
+pub fn files() -> FileCache {
+    FileCache::new(256)
+}
+
 pub fn open(dir: &Path, config: LogConfig) -> PartitionLog {
-    PartitionLog::open(dir, config, Flusher::start()).unwrap()
+    PartitionLog::open(dir, config, Flusher::start(), files()).unwrap()
 }
 
 /// Appends and returns (base, last), panicking on duplicates.

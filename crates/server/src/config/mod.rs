@@ -5,6 +5,7 @@ mod ceilings;
 mod connections;
 mod groups;
 mod listener;
+mod storage;
 
 pub use connections::ConnectionConfig;
 pub use listener::{AuthConfig, ClientAuth, ListenerConfig, SecurityProtocol, TlsSettings};
@@ -82,6 +83,10 @@ struct RawBroker {
     max_uncompressed_batch_bytes: Option<i64>,
     min_segment_bytes: Option<i64>,
     min_segment_ms: Option<i64>,
+    // File budget and partition limits (storage.rs).
+    log_max_open_files: Option<i64>,
+    max_partitions: Option<i64>,
+    max_partitions_per_request: Option<i64>,
 }
 
 fn default_partitions() -> i32 {
@@ -104,6 +109,8 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub auth: AuthConfig,
     pub connections: ConnectionConfig,
+    /// `broker.log_max_open_files` as configured; `None`: derived from the descriptor limit.
+    pub log_max_open_files: Option<usize>,
 }
 
 impl Config {
@@ -139,6 +146,7 @@ impl Config {
                 )
             })?;
         let connections = connections::connections(&b, socket_request_max_bytes)?;
+        let (storage, log_max_open_files) = storage::storage(&b)?;
         let retention_check = u64::try_from(b.retention_check_interval_ms)
             .ok()
             .filter(|v| *v >= 10)
@@ -179,11 +187,13 @@ impl Config {
                 connections_max_reauth_ms: auth.connections_max_reauth_ms,
                 topic_defaults,
                 groups: groups::groups(raw.groups)?,
+                storage,
             },
             retention_check_interval: Duration::from_millis(retention_check),
             listeners,
             auth,
             connections,
+            log_max_open_files,
         })
     }
 }
@@ -216,6 +226,27 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let text = EMBEDDED_DEFAULT.replace("node_id = 1", "node_id = 1\nnode_idd = 2");
         assert!(Config::parse(&text).is_err());
+    }
+
+    #[test]
+    fn partition_limits_and_the_file_budget_are_read_and_checked() {
+        let c = Config::parse(EMBEDDED_DEFAULT).unwrap();
+        assert_eq!(c.broker.storage, Default::default());
+        assert_eq!(c.log_max_open_files, None);
+        let text = EMBEDDED_DEFAULT.replace(
+            "node_id = 1",
+            "node_id = 1\nmax_partitions = 200\nmax_partitions_per_request = 50\nlog_max_open_files = 300",
+        );
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.broker.storage.max_partitions, 200);
+        assert_eq!(c.broker.storage.max_partitions_per_request, 50);
+        assert_eq!(c.log_max_open_files, Some(300));
+        let text = EMBEDDED_DEFAULT.replace("node_id = 1", "node_id = 1\nlog_max_open_files = 2");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("broker.log_max_open_files"), "{err}");
+        let text = EMBEDDED_DEFAULT.replace("node_id = 1", "node_id = 1\nmax_partitions = 0");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("broker.max_partitions"), "{err}");
     }
 
     #[test]
