@@ -771,6 +771,51 @@ def _create_topics(broker: Broker, topics: dict[str, dict[str, str]]) -> None:
         assert f.result(timeout=WAIT_S) is None
 
 
+def _bomb_from_connections(broker: Broker, topics: dict[str, str], batches: dict[str, bytes],
+                           good: "GoodClient") -> dict[tuple[str, str], list]:
+    """Produces every batch to every topic from ``BOMB_CONNECTIONS`` connections at once, at
+    least ``BOMB_ROUNDS`` times each and until ``good`` has made progress meanwhile; returns
+    each (topic label, batch label)'s answers (error codes, or how the connection failed)."""
+    results: dict[tuple[str, str], list] = {(t, b): [] for t in topics for b in batches}
+    results_lock = threading.Lock()
+    stop = threading.Event()
+
+    def attack() -> None:
+        rounds = 0
+        try:
+            with wire.Conn(broker.host, broker.port, client_id="e2e-hostile-bomber", timeout=WAIT_S) as c:
+                while rounds < BOMB_ROUNDS or not stop.is_set():
+                    for t_name, topic in topics.items():
+                        for b_name, batch in batches.items():
+                            err, _base = wire.produce_v3(c, topic, 0, batch)
+                            with results_lock:
+                                results[(t_name, b_name)].append(err)
+                    rounds += 1
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            with results_lock:
+                for v in results.values():
+                    v.append(f"connection failed: {e!r}")
+
+    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(BOMB_CONNECTIONS)]
+    for t in attackers:
+        t.start()
+    try:
+        good.progress("while bombs are being produced")
+    finally:
+        stop.set()
+        for t in attackers:
+            t.join(timeout=300)
+    assert not any(t.is_alive() for t in attackers), "a bomb produce request got no answer"
+    assert broker.alive(), "the broker died"
+    for codes in results.values():
+        assert len(codes) >= BOMB_CONNECTIONS * BOMB_ROUNDS, _summary(results)
+    return results
+
+
+def _summary(results: dict[tuple[str, str], list]) -> dict[str, list[str]]:
+    return {f"{b} -> {t}": sorted(set(map(str, v))) for (t, b), v in results.items()}
+
+
 def test_zstd_bomb_is_rejected_and_memory_stays_bounded(broker, topic_name):
     """Produce v3 requests whose one record batch (correct CRC-32C, zstd, one record) holds a
     zstd bomb, 20 times each from four connections at once, to a topic that keeps the
@@ -783,45 +828,15 @@ def test_zstd_bomb_is_rejected_and_memory_stays_bounded(broker, topic_name):
     }
     _create_topics(broker, dict(topics.values()))
     batches = {name: wire.raw_batch(bomb, 1, CODEC_ZSTD) for name, bomb in zstd_bombs().items()}
-    results: dict[tuple[str, str], list] = {(t, b): [] for t in topics for b in batches}
-    results_lock = threading.Lock()
-    stop = threading.Event()
-
-    def attack() -> None:
-        rounds = 0
-        try:
-            with wire.Conn(broker.host, broker.port, client_id="e2e-hostile-bomber", timeout=WAIT_S) as c:
-                while rounds < BOMB_ROUNDS or not stop.is_set():
-                    for t_name, (topic, _) in topics.items():
-                        for b_name, batch in batches.items():
-                            err, _base = wire.produce_v3(c, topic, 0, batch)
-                            with results_lock:
-                                results[(t_name, b_name)].append(err)
-                    rounds += 1
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            with results_lock:
-                for v in results.values():
-                    v.append(f"connection failed: {e!r}")
 
     with RssSampler(broker.proc.pid) as rss, GoodClient(broker, topic_name("good")) as good:
-        attackers = [threading.Thread(target=attack, daemon=True) for _ in range(BOMB_CONNECTIONS)]
-        for t in attackers:
-            t.start()
-        try:
-            good.progress("while bombs are being produced")
-        finally:
-            stop.set()
-            for t in attackers:
-                t.join(timeout=120)
-        assert not any(t.is_alive() for t in attackers), "a bomb produce request got no answer"
-        assert broker.alive(), "the broker died"
+        results = _bomb_from_connections(broker, {t: name for t, (name, _) in topics.items()}, batches, good)
         assert fresh_connection_works(broker)
         good.progress("after the bombs")
         good.finish()
 
-        summary = {f"{b} -> {t}": sorted(set(map(str, v))) for (t, b), v in results.items()}
+        summary = _summary(results)
         for (t, b), codes in results.items():
-            assert len(codes) >= BOMB_CONNECTIONS * BOMB_ROUNDS, summary
             assert set(codes) <= BOMB_REFUSALS, f"{b} -> {t}: answered {sorted(set(map(str, codes)))}; all: {summary}"
         rss.assert_bounded()
 
@@ -907,45 +922,13 @@ def test_raised_limit_zstd_bombs_are_refused_and_nothing_is_stored(broker, topic
         "expands to 10 GiB": wire.raw_batch(_zstd_record_bomb(TEN_GIB), 1, CODEC_ZSTD),
         "expands to 1 GiB": wire.raw_batch(_zstd_record_bomb(ONE_GIB), 1, CODEC_ZSTD),
     }
-    results: dict[tuple[str, str], list] = {(t, b): [] for t in topics for b in batches}
-    results_lock = threading.Lock()
-    stop = threading.Event()
-
-    def attack() -> None:
-        rounds = 0
-        try:
-            with wire.Conn(broker.host, broker.port, client_id="e2e-hostile-bomber", timeout=WAIT_S) as c:
-                while rounds < BOMB_ROUNDS or not stop.is_set():
-                    for t_name, topic in topics.items():
-                        for b_name, batch in batches.items():
-                            err, _base = wire.produce_v3(c, topic, 0, batch)
-                            with results_lock:
-                                results[(t_name, b_name)].append(err)
-                    rounds += 1
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            with results_lock:
-                for v in results.values():
-                    v.append(f"connection failed: {e!r}")
-
     with RssSampler(broker.proc.pid) as rss, GoodClient(broker, topic_name("good")) as good:
-        attackers = [threading.Thread(target=attack, daemon=True) for _ in range(BOMB_CONNECTIONS)]
-        for t in attackers:
-            t.start()
-        try:
-            good.progress("while raised-limit bombs are being produced")
-        finally:
-            stop.set()
-            for t in attackers:
-                t.join(timeout=300)
-        assert not any(t.is_alive() for t in attackers), "a bomb produce request got no answer"
-        assert broker.alive(), "the broker died"
+        results = _bomb_from_connections(broker, topics, batches, good)
         good.progress("after the bombs")
         good.finish()
 
-        summary = {f"{b} -> {t}": sorted(set(map(str, v))) for (t, b), v in results.items()}
         for (t, b), codes in results.items():
-            assert len(codes) >= BOMB_CONNECTIONS * BOMB_ROUNDS, summary
-            assert set(codes) == {ERR_CORRUPT_MESSAGE}, f"{b} -> {t}: {summary}"
+            assert set(codes) == {ERR_CORRUPT_MESSAGE}, f"{b} -> {t}: {_summary(results)}"
         for topic in topics.values():
             assert _high_watermark(broker, topic) == 0, f"a bomb was stored in {topic}"
         rss.assert_bounded()

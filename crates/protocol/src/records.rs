@@ -107,12 +107,7 @@ fn walk_records(
     max_uncompressed: usize,
     mut each: impl FnMut(Record, usize),
 ) -> Result<(), RecordError> {
-    let (header, payload) = checked_batch(batch)?;
-    let count = usize::try_from(header.records_count).map_err(|_| BatchError::RecordCount {
-        count: header.records_count,
-        last_offset_delta: header.last_offset_delta,
-        bytes: payload.len(),
-    })?;
+    let (header, payload, count) = checked_batch(batch)?;
     let codec = header.compression()?;
     let data = Bytes::from(codec::decompress(codec, payload, max_uncompressed)?);
     let mut cursor = Cursor { data, pos: 0 };
@@ -184,9 +179,9 @@ fn seal(
 }
 
 /// Parses the header and checks the parts that do not need the records: the batch fills
-/// `batch` exactly and its CRC32C matches. Returns the header and the (maybe compressed)
-/// record bytes.
-fn checked_batch(batch: &[u8]) -> Result<(BatchHeader, &[u8]), RecordError> {
+/// `batch` exactly, its CRC32C matches and its record count is not negative. Returns the
+/// header, the (maybe compressed) record bytes and the record count.
+fn checked_batch(batch: &[u8]) -> Result<(BatchHeader, &[u8], usize), RecordError> {
     let header = BatchHeader::parse(batch)?;
     if header.total_len() != batch.len() {
         return Err(BatchError::Length(header.batch_length).into());
@@ -199,7 +194,13 @@ fn checked_batch(batch: &[u8]) -> Result<(BatchHeader, &[u8]), RecordError> {
         }
         .into());
     }
-    Ok((header, batch.get(HEADER_LEN..).unwrap_or_default()))
+    let payload = batch.get(HEADER_LEN..).unwrap_or_default();
+    let count = usize::try_from(header.records_count).map_err(|_| BatchError::RecordCount {
+        count: header.records_count,
+        last_offset_delta: header.last_offset_delta,
+        bytes: payload.len(),
+    })?;
+    Ok((header, payload, count))
 }
 
 fn i32_len(what: &'static str, len: usize) -> Result<i32, RecordError> {

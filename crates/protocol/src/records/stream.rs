@@ -4,7 +4,7 @@
 //! and values are skipped, not kept, and a recompression writes each decompressed chunk into
 //! the new codec as it comes.
 
-use schloss_model::batch::{BatchError, BatchHeader, Compression, TimestampType, HEADER_LEN};
+use schloss_model::batch::{BatchHeader, Compression, TimestampType, HEADER_LEN};
 
 use super::body::{self, RecordInput};
 use super::{checked_batch, seal, MalformedRecord, RecordError};
@@ -94,12 +94,7 @@ fn walk(
     tee: Option<&mut Compressor>,
     mut each: impl FnMut(&body::Fields<()>),
 ) -> Result<(BatchHeader, usize), RecordError> {
-    let (header, payload) = checked_batch(batch)?;
-    let count = usize::try_from(header.records_count).map_err(|_| BatchError::RecordCount {
-        count: header.records_count,
-        last_offset_delta: header.last_offset_delta,
-        bytes: payload.len(),
-    })?;
+    let (header, payload, count) = checked_batch(batch)?;
     let mut stream = Stream {
         source: Decompressor::new(header.compression()?, payload, max_uncompressed)?,
         buf: vec![0u8; READ_BUFFER],
