@@ -81,6 +81,26 @@ pub struct TopicMeta {
     pub name: String,
     pub partitions: i32,
     pub configs: BTreeMap<String, String>,
+    /// Private, so a `TopicMeta` (which opens partitions) comes only from the image or from
+    /// [`TopicMeta::proposed`], never from a raw id a handler made up.
+    sealed: Sealed,
+}
+
+/// Only this module can name it, so only this module can build a [`TopicMeta`].
+#[derive(Debug, Clone, PartialEq)]
+struct Sealed;
+
+impl TopicMeta {
+    /// A topic about to be created under a name the gate allowed.
+    pub fn proposed(topic: &TopicRef, partitions: i32, configs: BTreeMap<String, String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4(),
+            name: topic.internal().as_str().to_owned(),
+            partitions,
+            configs,
+            sealed: Sealed,
+        }
+    }
 }
 
 /// The current state of the cluster's metadata. Immutable: a change produces a new image.
@@ -145,6 +165,7 @@ impl Image {
                         name: name.clone(),
                         partitions: *partitions,
                         configs: configs.clone(),
+                        sealed: Sealed,
                     }),
                 );
             }

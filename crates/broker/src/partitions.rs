@@ -1,6 +1,7 @@
 //! Open partition logs, keyed by topic id and partition index, each with a notifier that wakes
 //! long-polling fetches when data arrives.
 
+use crate::access::GateKey;
 use crate::error::BrokerError;
 use crate::metadata::{Image, TopicMeta};
 use crate::topic_config::{BrokerDefaults, EffectiveConfig};
@@ -52,8 +53,9 @@ impl PartitionRegistry {
         self.partitions.read().get(&(*topic_id, partition)).cloned()
     }
 
-    /// Every partition of every topic, for background work such as retention.
-    pub fn all(&self) -> Vec<Arc<Partition>> {
+    /// Every partition of every topic, for background work such as retention (which serves no
+    /// client, so it holds a `GateKey`).
+    pub fn all(&self, _: GateKey) -> Vec<Arc<Partition>> {
         self.partitions.read().values().cloned().collect()
     }
 

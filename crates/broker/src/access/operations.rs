@@ -59,7 +59,11 @@ pub const OPERATIONS: &[(ApiKey, &[Need])] = &[
         ApiKey::Produce,
         &[
             need(Write, Topic, "always"),
-            need(IdempotentWrite, Tenant, "idempotent producer"),
+            need(
+                IdempotentWrite,
+                Tenant,
+                "idempotent producer; checked at InitProducerId",
+            ),
             need(Write, TransactionalId, "transactional producer"),
         ],
     ),

@@ -30,8 +30,12 @@ pub fn find_coordinator(
     version: i16,
     r: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let answer = |key_type: i8| -> Result<(), (ResponseError, &'static str)> {
+    let answer = |key_type: i8, key: &str| -> Result<(), (ResponseError, &'static str)> {
         match key_type {
+            GROUP_KEY if group_ref(broker, session, Action::Describe, key).is_err() => Err((
+                ResponseError::GroupAuthorizationFailed,
+                "Not authorized to access group.",
+            )),
             GROUP_KEY if broker.groups.is_available() => Ok(()),
             GROUP_KEY => Err((
                 ResponseError::CoordinatorNotAvailable,
@@ -51,7 +55,7 @@ pub fn find_coordinator(
     let node = broker.settings.node_id;
     if version < 4 {
         let mut resp = FindCoordinatorResponse::default();
-        match answer(r.key_type) {
+        match answer(r.key_type, &r.key) {
             Ok(()) => {
                 resp.node_id = node.into();
                 resp.host = str_bytes(host);
@@ -73,7 +77,7 @@ pub fn find_coordinator(
         .iter()
         .map(|key| {
             let c = Coordinator::default().with_key(key.clone());
-            match answer(r.key_type) {
+            match answer(r.key_type, key) {
                 Ok(()) => c
                     .with_node_id(node.into())
                     .with_host(str_bytes(host))

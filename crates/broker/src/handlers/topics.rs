@@ -63,12 +63,7 @@ pub(crate) async fn create_topic(
     allowance
         .check_request(count)
         .map_err(|m| fail(ResponseError::PolicyViolation, m))?;
-    let meta = TopicMeta {
-        id: uuid::Uuid::new_v4(),
-        name: topic.internal().as_str().to_owned(),
-        partitions,
-        configs,
-    };
+    let meta = TopicMeta::proposed(topic, partitions, configs);
     let record = MetadataRecord::TopicCreated {
         id: meta.id,
         name: meta.name.clone(),
