@@ -109,6 +109,13 @@ impl Broker {
         })
     }
 
+    /// Replaces the access gate (`allow-tenant` with no audit by default); the policy engine
+    /// plugs in here.
+    pub fn with_access(mut self, gate: access::Gate) -> Self {
+        self.access = gate;
+        self
+    }
+
     /// Charges produce validation to the server's request memory pool.
     pub fn with_request_memory(mut self, pool: Option<RequestMemory>) -> Self {
         self.request_memory = pool;
