@@ -138,6 +138,11 @@ impl Image {
         self.topics.values()
     }
 
+    /// How many topics exist (a count reveals no names).
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
     /// How many partitions all topics have together (for the broker-wide partition limit).
     pub fn partition_total(&self) -> usize {
         self.topics
