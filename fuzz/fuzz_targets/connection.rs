@@ -229,7 +229,7 @@ fuzz_target!(|data: &[u8]| {
             panic!("the connection was still open after {VIRTUAL_LIMIT:?} (virtual)");
         };
         if *DEBUG {
-            let topics = broker.metadata.image().topics.len();
+            let topics = broker.metadata.image().topic_count();
             eprintln!(
                 "connection: {outcome:?}; {} response bytes; {topics} topics",
                 written.load(Ordering::Relaxed)

@@ -1,14 +1,15 @@
 //! The broker: request handlers (one file per API family under `handlers/`), the metadata
-//! image and its log, the partition registry, tenant namespaces and producer ids. It receives
-//! decoded requests from `server` and never touches a socket.
+//! image and its log, the partition registry, the access gate (tenant namespaces and
+//! authorization) and producer ids. It receives decoded requests from `server` and never
+//! touches a socket.
 
+pub mod access;
 pub mod credentials;
 mod error;
 pub mod groups;
 pub mod handlers;
 mod memory;
 pub mod metadata;
-mod namespace;
 mod partitions;
 mod producer_ids;
 pub mod retention;
@@ -16,10 +17,10 @@ mod session;
 pub mod storage_limits;
 pub mod topic_config;
 
+pub use access::Namespace;
 pub use error::BrokerError;
 pub use handlers::{Reply, SUPPORTED_APIS};
 pub use memory::RequestMemory;
-pub use namespace::Namespace;
 pub use partitions::{Partition, PartitionRegistry};
 pub use session::{ListenerInfo, Session};
 
@@ -61,6 +62,8 @@ pub struct Broker {
     producer_ids: Arc<producer_ids::ProducerIds>,
     /// The group coordinator and its offsets log.
     pub groups: Arc<groups::GroupService>,
+    /// The only road from a request to a resource (today `allow-tenant`, nothing audited).
+    access: access::Gate,
     /// The credential file as last loaded by the server (for DescribeUserScramCredentials).
     pub file_credentials: Arc<credentials::FileCredentials>,
     /// The server's request memory pool, which produce validation is charged to; `None` when
@@ -100,9 +103,17 @@ impl Broker {
             partitions,
             producer_ids: Arc::new(producer_ids),
             groups,
+            access: access::Gate::default(),
             file_credentials: Arc::default(),
             request_memory: None,
         })
+    }
+
+    /// Replaces the access gate (`allow-tenant` with no audit by default); the policy engine
+    /// plugs in here.
+    pub fn with_access(mut self, gate: access::Gate) -> Self {
+        self.access = gate;
+        self
     }
 
     /// Charges produce validation to the server's request memory pool.

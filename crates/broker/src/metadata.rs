@@ -4,6 +4,7 @@
 //! Records are JSON values inside ordinary v2 batches, so the log engine's CRC checks and
 //! torn-tail recovery protect them like any partition.
 
+use crate::access::{GateKey, TopicRef};
 use crate::error::BrokerError;
 use parking_lot::RwLock;
 use schloss_log::{Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog};
@@ -80,14 +81,35 @@ pub struct TopicMeta {
     pub name: String,
     pub partitions: i32,
     pub configs: BTreeMap<String, String>,
+    /// Private, so a `TopicMeta` (which opens partitions) comes only from the image or from
+    /// [`TopicMeta::proposed`], never from a raw id a handler made up.
+    sealed: Sealed,
+}
+
+/// Only this module can name it, so only this module can build a [`TopicMeta`].
+#[derive(Debug, Clone, PartialEq)]
+struct Sealed;
+
+impl TopicMeta {
+    /// A topic about to be created under a name the gate allowed.
+    pub fn proposed(topic: &TopicRef, partitions: i32, configs: BTreeMap<String, String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4(),
+            name: topic.internal().as_str().to_owned(),
+            partitions,
+            configs,
+            sealed: Sealed,
+        }
+    }
 }
 
 /// The current state of the cluster's metadata. Immutable: a change produces a new image.
 #[derive(Debug, Clone, Default)]
 pub struct Image {
     pub cluster_id: String,
-    pub topics: BTreeMap<String, Arc<TopicMeta>>,
-    pub ids: HashMap<TopicId, String>,
+    // Private: handlers reach a topic only with a capability from the access gate.
+    topics: BTreeMap<String, Arc<TopicMeta>>,
+    ids: HashMap<TopicId, String>,
     pub producer_ids_reserved: i64,
     /// SCRAM credentials from AlterUserScramCredentials, keyed by (login, mechanism name).
     pub scram: BTreeMap<(String, String), ScramRecord>,
@@ -96,12 +118,37 @@ pub struct Image {
 }
 
 impl Image {
-    pub fn topic(&self, name: &str) -> Option<&Arc<TopicMeta>> {
+    /// The topic a capability names, if it exists in this image.
+    pub fn topic(&self, topic: &TopicRef) -> Option<&Arc<TopicMeta>> {
+        self.topics.get(topic.internal().as_str())
+    }
+
+    /// Raw lookup by id, for the gate (which checks the namespace and asks the authorizer).
+    pub fn topic_by_id(&self, id: &TopicId, _: GateKey) -> Option<&Arc<TopicMeta>> {
+        self.ids.get(id).and_then(|name| self.topics.get(name))
+    }
+
+    /// Raw lookup by internal name, for broker internals that hold names the gate produced.
+    pub fn topic_named(&self, name: &str, _: GateKey) -> Option<&Arc<TopicMeta>> {
         self.topics.get(name)
     }
 
-    pub fn topic_by_id(&self, id: &TopicId) -> Option<&Arc<TopicMeta>> {
-        self.ids.get(id).and_then(|name| self.topics.get(name))
+    /// Every topic in name order, for the gate's listings and for recovery.
+    pub fn all_topics(&self, _: GateKey) -> impl Iterator<Item = &Arc<TopicMeta>> {
+        self.topics.values()
+    }
+
+    /// How many topics exist (a count reveals no names).
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// How many partitions all topics have together (for the broker-wide partition limit).
+    pub fn partition_total(&self) -> usize {
+        self.topics
+            .values()
+            .map(|t| usize::try_from(t.partitions).unwrap_or(0))
+            .sum()
     }
 
     /// Applies one record. Records that no longer make sense (a change to a topic deleted
@@ -123,6 +170,7 @@ impl Image {
                         name: name.clone(),
                         partitions: *partitions,
                         configs: configs.clone(),
+                        sealed: Sealed,
                     }),
                 );
             }
@@ -343,10 +391,10 @@ mod tests {
             configs: BTreeMap::new(),
         });
         image.apply(&MetadataRecord::PartitionsAdded { id, total: 5 });
-        assert_eq!(image.topic("default.t").unwrap().partitions, 5);
-        assert_eq!(image.topic_by_id(&id).unwrap().name, "default.t");
+        assert_eq!(image.topics.get("default.t").unwrap().partitions, 5);
+        assert_eq!(image.ids.get(&id).unwrap(), "default.t");
         image.apply(&MetadataRecord::TopicDeleted { id });
-        assert!(image.topic("default.t").is_none());
+        assert!(!image.topics.contains_key("default.t"));
         assert!(image.ids.is_empty());
     }
 

@@ -1,6 +1,7 @@
 //! Open partition logs, keyed by topic id and partition index, each with a notifier that wakes
 //! long-polling fetches when data arrives.
 
+use crate::access::GateKey;
 use crate::error::BrokerError;
 use crate::metadata::{Image, TopicMeta};
 use crate::topic_config::{BrokerDefaults, EffectiveConfig};
@@ -43,18 +44,25 @@ impl PartitionRegistry {
         })
     }
 
-    pub fn get(&self, topic_id: &TopicId, partition: PartitionId) -> Option<Arc<Partition>> {
+    /// A partition of a topic the caller looked up in the image with a capability.
+    pub fn get(&self, topic: &TopicMeta, partition: PartitionId) -> Option<Arc<Partition>> {
+        self.open(&topic.id, partition)
+    }
+
+    fn open(&self, topic_id: &TopicId, partition: PartitionId) -> Option<Arc<Partition>> {
         self.partitions.read().get(&(*topic_id, partition)).cloned()
     }
 
-    /// Every partition of every topic, for background work such as retention.
-    pub fn all(&self) -> Vec<Arc<Partition>> {
+    /// Every partition of every topic, for background work such as retention (which serves no
+    /// client, so it holds a `GateKey`).
+    pub fn all(&self, _: GateKey) -> Vec<Arc<Partition>> {
         self.partitions.read().values().cloned().collect()
     }
 
     /// Blocking: opens (and recovers) the logs of every topic in the image.
     pub fn open_all(&self, image: &Image, defaults: &BrokerDefaults) -> Result<(), BrokerError> {
-        for topic in image.topics.values() {
+        // Recovery serves no client: it opens every topic, whoever owns it.
+        for topic in image.all_topics(crate::access::internal_key()) {
             self.open_topic(topic, defaults)?;
         }
         Ok(())
@@ -72,7 +80,7 @@ impl PartitionRegistry {
         }
         .log_config();
         for index in 0..topic.partitions {
-            if self.get(&topic.id, index).is_some() {
+            if self.open(&topic.id, index).is_some() {
                 continue;
             }
             let dir = self.data_dir.join(partition_dir_name(&topic.name, index));
@@ -101,7 +109,7 @@ impl PartitionRegistry {
         }
         .log_config();
         for index in 0..topic.partitions {
-            if let Some(p) = self.get(&topic.id, index) {
+            if let Some(p) = self.open(&topic.id, index) {
                 p.log.update_config(config.clone());
             }
         }

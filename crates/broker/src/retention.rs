@@ -11,7 +11,7 @@ pub async fn run(broker: Broker, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let partitions = broker.partitions.all();
+        let partitions = broker.partitions.all(crate::access::internal_key());
         let result = tokio::task::spawn_blocking(move || {
             let now = now_ms();
             for p in partitions {

@@ -1,4 +1,4 @@
-use crate::namespace::Namespace;
+use crate::access::Namespace;
 use schloss_auth::Authenticated;
 use schloss_model::Principal;
 

@@ -27,13 +27,17 @@ const MAX_REPLAY_BATCH: usize = 256 * 1024 * 1024;
 /// How often the core's timers are checked.
 const TICK: Duration = Duration::from_millis(100);
 
+// The coordinator works on internal names the access gate already produced (subscriptions,
+// assignments); it serves no client directly, so it may look topics up raw.
 impl TopicView for Image {
     fn topic(&self, name: &str) -> Option<(uuid::Uuid, i32)> {
-        Image::topic(self, name).map(|t| (t.id, t.partitions))
+        self.topic_named(name, crate::access::internal_key())
+            .map(|t| (t.id, t.partitions))
     }
 
     fn topic_name(&self, id: &uuid::Uuid) -> Option<String> {
-        self.topic_by_id(id).map(|t| t.name.clone())
+        self.topic_by_id(id, crate::access::internal_key())
+            .map(|t| t.name.clone())
     }
 }
 

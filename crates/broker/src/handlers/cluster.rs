@@ -1,7 +1,8 @@
 //! DescribeCluster and DescribeTopicPartitions.
 
 use super::metadata::AUTHORIZED_OPERATIONS_OMITTED;
-use super::{code, internal_topic, str_bytes, topic_name};
+use super::{code, str_bytes, topic_name};
+use crate::access::Action;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -19,6 +20,11 @@ pub fn describe_cluster(
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let node = BrokerId(broker.settings.node_id);
+    if broker.access.tenant(session, Action::Describe).is_err() {
+        return DescribeClusterResponse::default()
+            .with_endpoint_type(request.endpoint_type)
+            .with_error_code(code(ResponseError::ClusterAuthorizationFailed));
+    }
     DescribeClusterResponse::default()
         .with_endpoint_type(request.endpoint_type)
         .with_cluster_id(str_bytes(&broker.cluster_id()))
@@ -39,10 +45,11 @@ pub fn describe_topic_partitions(
     let node = BrokerId(broker.settings.node_id);
     // An empty topic list means every topic the client may see, in name order.
     let mut names: Vec<String> = if request.topics.is_empty() {
-        image
-            .topics
-            .keys()
-            .filter_map(|n| session.namespace.to_local(n).map(str::to_owned))
+        broker
+            .access
+            .topics(session, Action::Describe, &image)
+            .into_iter()
+            .map(|(t, _)| t.local().to_owned())
             .collect()
     } else {
         request
@@ -69,9 +76,12 @@ pub fn describe_topic_partitions(
         } else {
             0
         };
-        let found = internal_topic(session, &name)
+        // Invalid, unknown and denied names all answer UNKNOWN_TOPIC_OR_PARTITION here.
+        let found = broker
+            .access
+            .topic(session, Action::Describe, &name)
             .ok()
-            .and_then(|i| image.topic(&i).cloned());
+            .and_then(|t| image.topic(&t).cloned());
         let Some(meta) = found else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()

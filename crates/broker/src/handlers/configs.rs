@@ -1,7 +1,8 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and a read-only view
 //! of the broker's own settings).
 
-use super::{code, internal_topic, str_bytes};
+use super::{code, str_bytes};
+use crate::access::{Action, Refusal, TopicRef};
 use crate::metadata::MetadataRecord;
 use crate::topic_config::{self, ConfigSource, ConfigType, EffectiveConfig};
 use crate::{Broker, Session};
@@ -42,7 +43,16 @@ pub fn describe(
             let entries: Result<Vec<Entry>, (ResponseError, String)> = match resource.resource_type
             {
                 TOPIC => topic_entries(broker, session, &resource.resource_name),
-                BROKER => broker_entries(broker, &resource.resource_name),
+                BROKER => broker
+                    .access
+                    .tenant(session, Action::DescribeConfigs)
+                    .map_err(|_| {
+                        (
+                            ResponseError::ClusterAuthorizationFailed,
+                            "not authorized to describe broker configs".to_owned(),
+                        )
+                    })
+                    .and_then(|_| broker_entries(broker, &resource.resource_name)),
                 other => Err((
                     ResponseError::InvalidRequest,
                     format!("unsupported resource type {other}"),
@@ -128,9 +138,12 @@ fn topic_entries(
             format!("Topic '{name}' does not exist."),
         )
     };
-    let internal = internal_topic(session, name).map_err(|_| unknown())?;
+    let topic = refused_as_unknown(
+        broker.access.topic(session, Action::DescribeConfigs, name),
+        unknown,
+    )?;
     let image = broker.metadata.image();
-    let topic = image.topic(&internal).ok_or_else(unknown)?;
+    let topic = image.topic(&topic).ok_or_else(unknown)?;
     let eff = EffectiveConfig {
         overrides: &topic.configs,
         defaults: &broker.settings.topic_defaults,
@@ -264,11 +277,14 @@ async fn apply_topic_change(
             format!("Topic '{name}' does not exist."),
         )
     };
-    let internal = internal_topic(session, name).map_err(|_| unknown())?;
+    let target = refused_as_unknown(
+        broker.access.topic(session, Action::AlterConfigs, name),
+        unknown,
+    )?;
     let committed = broker
         .metadata
         .commit_with(|image| {
-            let Some(topic) = image.topic(&internal) else {
+            let Some(topic) = image.topic(&target) else {
                 return Ok((Vec::new(), Err(unknown())));
             };
             let next = match change(&topic.configs) {
@@ -297,12 +313,26 @@ async fn apply_topic_change(
         .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))?;
     committed.1?;
-    if let Some(topic) = committed.0.topic(&internal) {
+    if let Some(topic) = committed.0.topic(&target) {
         broker
             .partitions
             .reconfigure(topic, &broker.settings.topic_defaults);
     }
     Ok(())
+}
+
+/// Configs APIs answer an invalid topic name as an unknown topic, as Kafka does.
+fn refused_as_unknown(
+    found: Result<TopicRef, Refusal>,
+    unknown: impl FnOnce() -> (ResponseError, String),
+) -> Result<TopicRef, (ResponseError, String)> {
+    found.map_err(|refusal| match refusal {
+        Refusal::Invalid | Refusal::Unknown => unknown(),
+        Refusal::Denied => (
+            ResponseError::TopicAuthorizationFailed,
+            "not authorized to access the topic".to_owned(),
+        ),
+    })
 }
 
 fn non_topic(resource_type: i8) -> (ResponseError, String) {

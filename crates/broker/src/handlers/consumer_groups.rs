@@ -2,7 +2,8 @@
 //! reconcile. Subscribed topic names are mapped into the tenant's namespace; assignments name
 //! topics by their global ids.
 
-use super::{code, str_bytes, topic_name};
+use super::{code, group_ref, str_bytes, topic_name};
+use crate::access::Action;
 use crate::groups::{Assignment, ConsumerHeartbeat};
 use crate::metadata::Image;
 use crate::{Broker, Session};
@@ -22,21 +23,32 @@ pub async fn heartbeat(
     r: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
     let local = r.group_id.0.to_string();
+    // An empty id stays empty so the core rejects it.
+    let group_id = if local.trim().is_empty() {
+        local.clone()
+    } else {
+        match group_ref(broker, session, Action::Read, &local) {
+            Ok(g) => g.internal().as_str().to_owned(),
+            Err(e) => return ConsumerGroupHeartbeatResponse::default().with_error_code(code(e)),
+        }
+    };
     let req = ConsumerHeartbeat {
-        // An empty id stays empty so the core rejects it.
-        group_id: if local.trim().is_empty() {
-            local.clone()
-        } else {
-            session.namespace.to_internal(&local)
-        },
+        group_id,
         member_id: r.member_id.to_string(),
         member_epoch: r.member_epoch,
         instance_id: r.instance_id.as_ref().map(|s| s.to_string()),
         rack_id: r.rack_id.as_ref().map(|s| s.to_string()),
         rebalance_timeout_ms: r.rebalance_timeout_ms,
         subscribed_topic_names: r.subscribed_topic_names.as_ref().map(|ts| {
+            // Kafka does not validate subscribed names; a refused topic is not subscribed.
             ts.iter()
-                .map(|t| session.namespace.to_internal(&t.0))
+                .filter_map(|t| {
+                    broker
+                        .access
+                        .topic_unchecked_name(session, Action::Describe, &t.0)
+                        .ok()
+                        .map(|t| t.internal().as_str().to_owned())
+                })
                 .collect()
         }),
         subscribed_topic_regex: r.subscribed_topic_regex.as_ref().map(|s| s.to_string()),
@@ -77,13 +89,19 @@ pub async fn heartbeat(
     }
 }
 
-fn described_assignment(image: &Image, session: &Session, a: &Assignment) -> describe::Assignment {
+fn described_assignment(
+    broker: &Broker,
+    image: &Image,
+    session: &Session,
+    a: &Assignment,
+) -> describe::Assignment {
     describe::Assignment::default().with_topic_partitions(
         a.iter()
             .map(|(id, ps)| {
-                let name = image
-                    .topic_by_id(id)
-                    .and_then(|t| session.namespace.to_local(&t.name).map(str::to_owned))
+                let name = broker
+                    .access
+                    .topic_by_id(session, Action::Describe, image, id)
+                    .map(|(t, _)| t.local().to_owned())
                     .unwrap_or_default();
                 describe::TopicPartitions::default()
                     .with_topic_id(*id)
@@ -100,17 +118,22 @@ pub async fn describe(
     version: i16,
     r: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
-    let internal: Vec<String> = r
+    let internal: Vec<Option<String>> = r
         .group_ids
         .iter()
-        .map(|g| session.namespace.to_internal(&g.0))
+        .map(|g| {
+            group_ref(broker, session, Action::Describe, &g.0)
+                .ok()
+                .map(|g| g.internal().as_str().to_owned())
+        })
         .collect();
+    let refused: Vec<bool> = internal.iter().map(Option::is_none).collect();
     let described = broker
         .groups
         .run(move |c, _, _| {
             internal
                 .iter()
-                .map(|id| c.describe_consumer_group(id))
+                .map(|id| id.as_ref().and_then(|id| c.describe_consumer_group(id)))
                 .collect::<Vec<_>>()
         })
         .await;
@@ -123,6 +146,10 @@ pub async fn describe(
             let mut d = describe::DescribedGroup::default().with_group_id(id.clone());
             if id.0.is_empty() {
                 d.error_code = code(ResponseError::InvalidGroupId);
+                return d;
+            }
+            if refused.get(i).copied().unwrap_or(true) {
+                d.error_code = code(ResponseError::GroupAuthorizationFailed);
                 return d;
             }
             match described.as_ref().map(|all| all.get(i).cloned().flatten()) {
@@ -155,13 +182,21 @@ pub async fn describe(
                                     m.subscribed
                                         .iter()
                                         .filter_map(|t| {
-                                            session.namespace.to_local(t).map(topic_name)
+                                            broker
+                                                .access
+                                                .stored_topic_name(session, Action::Describe, t)
+                                                .map(|t| topic_name(t.local()))
                                         })
                                         .collect(),
                                 )
-                                .with_assignment(described_assignment(&image, session, &m.assigned))
+                                .with_assignment(described_assignment(
+                                    broker,
+                                    &image,
+                                    session,
+                                    &m.assigned,
+                                ))
                                 .with_target_assignment(described_assignment(
-                                    &image, session, target,
+                                    broker, &image, session, target,
                                 ));
                             if version >= 1 {
                                 // 1: the member speaks the consumer protocol.

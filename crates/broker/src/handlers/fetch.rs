@@ -7,6 +7,7 @@
 //! session id gets FETCH_SESSION_ID_NOT_FOUND, after which clients start over.
 
 use super::{code, topic_name, Reply};
+use crate::access::{Action, TopicRef};
 use crate::metadata::{Image, TopicMeta};
 use crate::partitions::Partition;
 use crate::{Broker, Session};
@@ -44,14 +45,20 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
     let mut topics = Vec::with_capacity(request.topics.len());
     let mut wants = Vec::new();
     for topic in &request.topics {
-        let meta = resolve(&image, session, version, &topic.topic.0, &topic.topic_id);
+        let meta = resolve(
+            broker,
+            &image,
+            session,
+            version,
+            &topic.topic.0,
+            &topic.topic_id,
+        );
         let mut response = FetchableTopicResponse::default()
             .with_topic(topic.topic.clone())
             .with_topic_id(topic.topic_id);
         if version >= 13 {
-            if let Ok(m) = &meta {
-                response.topic =
-                    topic_name(session.namespace.to_local(&m.name).unwrap_or_default());
+            if let Ok((t, _)) = &meta {
+                response.topic = topic_name(t.local());
             }
         }
         for p in &topic.partitions {
@@ -60,10 +67,10 @@ pub fn handle(broker: &Broker, session: &Session, version: i16, request: FetchRe
                 .with_high_watermark(-1)
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1);
-            let found = meta.as_ref().map_err(|e| *e).and_then(|m| {
+            let found = meta.as_ref().map_err(|e| *e).and_then(|(_, m)| {
                 broker
                     .partitions
-                    .get(&m.id, p.partition)
+                    .get(m, p.partition)
                     .ok_or(ResponseError::UnknownTopicOrPartition)
             });
             match found {
@@ -183,25 +190,28 @@ async fn futures_select<F: std::future::Future<Output = ()> + Unpin>(mut waiters
 }
 
 fn resolve(
+    broker: &Broker,
     image: &Image,
     session: &Session,
     version: i16,
     name: &str,
     id: &uuid::Uuid,
-) -> Result<Arc<TopicMeta>, ResponseError> {
+) -> Result<(TopicRef, Arc<TopicMeta>), ResponseError> {
     if version >= 13 {
-        return image
-            .topic_by_id(id)
-            .filter(|t| session.namespace.to_local(&t.name).is_some())
-            .cloned()
-            .ok_or(ResponseError::UnknownTopicId);
+        return broker
+            .access
+            .topic_by_id(session, Action::Read, image, id)
+            .map_err(|_| ResponseError::UnknownTopicId);
     }
-    let internal =
-        super::internal_topic(session, name).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
-    image
-        .topic(&internal)
+    let topic = broker
+        .access
+        .topic(session, Action::Read, name)
+        .map_err(super::topic_refusal_as_unknown)?;
+    let meta = image
+        .topic(&topic)
         .cloned()
-        .ok_or(ResponseError::UnknownTopicOrPartition)
+        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+    Ok((topic, meta))
 }
 
 /// Blocking: reads each partition in request order within the byte budgets.

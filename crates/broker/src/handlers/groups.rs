@@ -2,7 +2,8 @@
 //! DeleteGroups. Group ids are tenant-scoped: the core sees `tenant.group`, clients their own
 //! names, and a tenant never sees another tenant's groups.
 
-use super::{code, str_bytes, Reply};
+use super::{code, group_ref, str_bytes, Reply};
+use crate::access::{Action, GroupRef};
 use crate::groups::{
     DescribedGroup as CoreDescribed, JoinRequest, JoinResponse, LeavingMember, Protocol,
     Reply as GroupReply, SyncRequest, SyncResponse,
@@ -29,8 +30,12 @@ pub fn find_coordinator(
     version: i16,
     r: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let answer = |key_type: i8| -> Result<(), (ResponseError, &'static str)> {
+    let answer = |key_type: i8, key: &str| -> Result<(), (ResponseError, &'static str)> {
         match key_type {
+            GROUP_KEY if group_ref(broker, session, Action::Describe, key).is_err() => Err((
+                ResponseError::GroupAuthorizationFailed,
+                "Not authorized to access group.",
+            )),
             GROUP_KEY if broker.groups.is_available() => Ok(()),
             GROUP_KEY => Err((
                 ResponseError::CoordinatorNotAvailable,
@@ -50,7 +55,7 @@ pub fn find_coordinator(
     let node = broker.settings.node_id;
     if version < 4 {
         let mut resp = FindCoordinatorResponse::default();
-        match answer(r.key_type) {
+        match answer(r.key_type, &r.key) {
             Ok(()) => {
                 resp.node_id = node.into();
                 resp.host = str_bytes(host);
@@ -72,7 +77,7 @@ pub fn find_coordinator(
         .iter()
         .map(|key| {
             let c = Coordinator::default().with_key(key.clone());
-            match answer(r.key_type) {
+            match answer(r.key_type, key) {
                 Ok(()) => c
                     .with_node_id(node.into())
                     .with_host(str_bytes(host))
@@ -149,8 +154,15 @@ pub fn join(broker: &Broker, session: &Session, version: i16, r: JoinGroupReques
             });
         }
     }
+    let group = match group_ref(broker, session, Action::Read, &local) {
+        Ok(g) => g,
+        Err(e) => {
+            let resp = join_response(JoinResponse::error(&member_id, e), version);
+            return Reply::Now(Box::new(ResponseKind::JoinGroup(resp)));
+        }
+    };
     let req = JoinRequest {
-        group_id: session.namespace.to_internal(&local),
+        group_id: group.internal().as_str().to_owned(),
         member_id: member_id.clone(),
         instance_id: r.group_instance_id.as_ref().map(|s| s.to_string()),
         protocol_type: r.protocol_type.to_string(),
@@ -208,8 +220,17 @@ pub fn sync(broker: &Broker, session: &Session, version: i16, r: SyncGroupReques
             version,
         ))));
     }
+    let group = match group_ref(broker, session, Action::Read, &local) {
+        Ok(g) => g,
+        Err(e) => {
+            return Reply::Now(Box::new(ResponseKind::SyncGroup(sync_response(
+                SyncResponse::error(e),
+                version,
+            ))))
+        }
+    };
     let req = SyncRequest {
-        group_id: session.namespace.to_internal(&local),
+        group_id: group.internal().as_str().to_owned(),
         generation_id: r.generation_id,
         member_id: r.member_id.to_string(),
         instance_id: r.group_instance_id.as_ref().map(|s| s.to_string()),
@@ -240,7 +261,10 @@ pub async fn heartbeat(
     if local.is_empty() {
         return HeartbeatResponse::default().with_error_code(code(ResponseError::InvalidGroupId));
     }
-    let group = session.namespace.to_internal(&local);
+    let group = match group_ref(broker, session, Action::Read, &local) {
+        Ok(g) => g.internal().as_str().to_owned(),
+        Err(e) => return HeartbeatResponse::default().with_error_code(code(e)),
+    };
     let instance = r.group_instance_id.as_ref().map(|s| s.to_string());
     let member = r.member_id.to_string();
     let result = broker
@@ -261,7 +285,10 @@ pub async fn leave(
     if local.is_empty() {
         return LeaveGroupResponse::default().with_error_code(code(ResponseError::InvalidGroupId));
     }
-    let group = session.namespace.to_internal(&local);
+    let group = match group_ref(broker, session, Action::Read, &local) {
+        Ok(g) => g.internal().as_str().to_owned(),
+        Err(e) => return LeaveGroupResponse::default().with_error_code(code(e)),
+    };
     let members: Vec<LeavingMember> = if version < 3 {
         vec![LeavingMember {
             member_id: r.member_id.to_string(),
@@ -330,9 +357,11 @@ pub async fn list(
     let groups = listed
         .into_iter()
         .filter_map(|g| {
-            let local = session.namespace.to_local(&g.group_id)?;
+            let group = broker
+                .access
+                .stored_group(session, Action::Describe, &g.group_id)?;
             let mut l = ListedGroup::default()
-                .with_group_id(GroupId(str_bytes(local)))
+                .with_group_id(GroupId(str_bytes(group.local())))
                 .with_protocol_type(StrBytes::from_string(g.protocol_type));
             if version >= 4 {
                 l.group_state = str_bytes(g.state);
@@ -352,18 +381,21 @@ pub async fn describe(
     version: i16,
     r: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let ids: Vec<(GroupId, String)> = r
+    let ids: Vec<(GroupId, Option<String>)> = r
         .groups
         .iter()
-        .map(|g| (g.clone(), session.namespace.to_internal(&g.0)))
+        .map(|g| {
+            let allowed = group_ref(broker, session, Action::Describe, &g.0).ok();
+            (g.clone(), allowed.map(|a| a.internal().as_str().to_owned()))
+        })
         .collect();
-    let internal: Vec<String> = ids.iter().map(|(_, i)| i.clone()).collect();
+    let internal: Vec<Option<String>> = ids.iter().map(|(_, i)| i.clone()).collect();
     let described = broker
         .groups
         .run(move |c, _, _| {
             internal
                 .iter()
-                .map(|id| c.describe_group(id))
+                .map(|id| id.as_ref().and_then(|id| c.describe_group(id)))
                 .collect::<Vec<Option<CoreDescribed>>>()
         })
         .await;
@@ -371,8 +403,12 @@ pub async fn describe(
     let groups = ids
         .into_iter()
         .enumerate()
-        .map(|(i, (id, _))| {
+        .map(|(i, (id, allowed))| {
             let mut d = DescribedGroup::default().with_group_id(id.clone());
+            if allowed.is_none() {
+                d.error_code = code(ResponseError::GroupAuthorizationFailed);
+                return d;
+            }
             match described.as_ref().map(|all| all.get(i).cloned().flatten()) {
                 None => d.error_code = code(ResponseError::CoordinatorNotAvailable),
                 Some(None) => {
@@ -426,16 +462,19 @@ pub async fn delete(
             ids.push(g);
         }
     }
-    let internal: Vec<String> = ids
+    let internal: Vec<Result<GroupRef, ResponseError>> = ids
         .iter()
-        .map(|g| session.namespace.to_internal(&g.0))
+        .map(|g| group_ref(broker, session, Action::Delete, &g.0))
         .collect();
     let results = broker
         .groups
         .run(move |c, now, _| {
             internal
                 .iter()
-                .map(|id| c.delete_group(now, id))
+                .map(|id| match id {
+                    Ok(group) => c.delete_group(now, group.internal().as_str()),
+                    Err(e) => Some(*e),
+                })
                 .collect::<Vec<_>>()
         })
         .await;

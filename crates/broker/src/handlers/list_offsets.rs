@@ -1,7 +1,8 @@
 //! ListOffsets (earliest, latest, max timestamp, by timestamp) and OffsetForLeaderEpoch.
 //! This single node keeps leader epoch 0 for every partition.
 
-use super::{code, internal_topic};
+use super::{code, topic_refusal_as_unknown};
+use crate::access::Action;
 use crate::partitions::Partition;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
@@ -34,15 +35,17 @@ fn partition(
     topic: &str,
     index: i32,
 ) -> Result<Arc<Partition>, ResponseError> {
-    let internal =
-        internal_topic(session, topic).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
+    let topic = broker
+        .access
+        .topic(session, Action::Describe, topic)
+        .map_err(topic_refusal_as_unknown)?;
     let image = broker.metadata.image();
     let meta = image
-        .topic(&internal)
+        .topic(&topic)
         .ok_or(ResponseError::UnknownTopicOrPartition)?;
     broker
         .partitions
-        .get(&meta.id, index)
+        .get(meta, index)
         .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 

@@ -1,7 +1,8 @@
 //! Metadata: brokers (the listener the client came in on), topics in the client's namespace,
 //! auto-creation governed by `auto.create.topics.enable`.
 
-use super::{code, internal_topic, str_bytes, topic_name, topics};
+use super::{code, str_bytes, topic_name, topic_refusal, topics};
+use crate::access::{Action, TopicRef};
 use crate::metadata::TopicMeta;
 use crate::storage_limits::PartitionAllowance;
 use crate::{Broker, Session};
@@ -39,15 +40,11 @@ pub async fn handle(
     };
     let Some(wanted) = wanted else {
         let image = broker.metadata.image();
-        response.topics = image
-            .topics
-            .values()
-            .filter_map(|t| {
-                session
-                    .namespace
-                    .to_local(&t.name)
-                    .map(|local| describe(broker, t, local))
-            })
+        response.topics = broker
+            .access
+            .topics(session, Action::Describe, &image)
+            .iter()
+            .map(|(topic, meta)| describe(broker, meta, topic.local()))
             .collect();
         return response;
     };
@@ -62,12 +59,12 @@ pub async fn handle(
             (Some(name), true) => by_name(broker, session, name, auto_create, &mut allowance).await,
             (_, false) => {
                 let image = broker.metadata.image();
-                match image
-                    .topic_by_id(&topic.topic_id)
-                    .and_then(|t| session.namespace.to_local(&t.name).map(|l| (t, l)))
+                match broker
+                    .access
+                    .topic_by_id(session, Action::Describe, &image, &topic.topic_id)
                 {
-                    Some((t, local)) => describe(broker, t, local),
-                    None => MetadataResponseTopic::default()
+                    Ok((t, meta)) => describe(broker, &meta, t.local()),
+                    Err(_) => MetadataResponseTopic::default()
                         .with_topic_id(topic.topic_id)
                         .with_error_code(code(ResponseError::UnknownTopicId)),
                 }
@@ -93,19 +90,23 @@ async fn by_name(
             .with_error_code(code(error))
             .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
     };
-    let internal = match internal_topic(session, &name.0) {
-        Ok(i) => i,
-        Err(e) => return failed(e),
+    let topic: TopicRef = match broker.access.topic(session, Action::Describe, &name.0) {
+        Ok(t) => t,
+        Err(e) => return failed(topic_refusal(e)),
     };
-    if let Some(t) = broker.metadata.image().topic(&internal) {
+    if let Some(t) = broker.metadata.image().topic(&topic) {
         return describe(broker, t, &name.0);
     }
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
     }
+    let topic = match broker.access.topic(session, Action::Create, &name.0) {
+        Ok(t) => t,
+        Err(e) => return failed(topic_refusal(e)),
+    };
     match topics::create_topic(
         broker,
-        internal,
+        &topic,
         broker.settings.num_partitions,
         BTreeMap::new(),
         false,
@@ -115,14 +116,12 @@ async fn by_name(
     {
         Ok(t) => describe(broker, &t, &name.0),
         // Created concurrently by someone else: describe what is there now.
-        Err((ResponseError::TopicAlreadyExists, _)) => match broker
-            .metadata
-            .image()
-            .topic(&session.namespace.to_internal(&name.0))
-        {
-            Some(t) => describe(broker, t, &name.0),
-            None => failed(ResponseError::UnknownTopicOrPartition),
-        },
+        Err((ResponseError::TopicAlreadyExists, _)) => {
+            match broker.metadata.image().topic(&topic) {
+                Some(t) => describe(broker, t, &name.0),
+                None => failed(ResponseError::UnknownTopicOrPartition),
+            }
+        }
         Err((e, _)) => failed(e),
     }
 }

@@ -15,6 +15,7 @@ mod records_admin;
 mod scram;
 mod topics;
 
+use crate::access::{Action, GroupRef, Refusal};
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ResponseKind, TopicName};
@@ -86,9 +87,9 @@ impl Broker {
             Request::AlterUserScramCredentials(r) => {
                 ResponseKind::AlterUserScramCredentials(scram::alter(self, session, r).await)
             }
-            Request::InitProducerId(r) => {
-                ResponseKind::InitProducerId(records_admin::init_producer_id(self, r).await)
-            }
+            Request::InitProducerId(r) => ResponseKind::InitProducerId(
+                records_admin::init_producer_id(self, session, r).await,
+            ),
             Request::FindCoordinator(r) => {
                 ResponseKind::FindCoordinator(groups::find_coordinator(self, session, version, r))
             }
@@ -122,9 +123,10 @@ impl Broker {
             Request::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
                 consumer_groups::describe(self, session, version, r).await,
             ),
-            _ => {
-                // The connection only dispatches supported apis, so this is a bug of ours.
-                tracing::error!("request for an api without a handler");
+            Request::SaslHandshake(_) | Request::SaslAuthenticate(_) => {
+                // The connection answers authentication (and re-authentication) itself and
+                // never passes these on, so reaching here is a bug of ours.
+                tracing::error!("authentication request passed to the broker");
                 return Reply::Nothing;
             }
         };
@@ -144,15 +146,35 @@ pub(crate) fn code(error: ResponseError) -> i16 {
     error.code()
 }
 
-/// The internal name for a topic name a client sent, or the error Kafka gives for an
-/// invalid name.
-pub(crate) fn internal_topic(session: &Session, local: &str) -> Result<String, ResponseError> {
-    let valid = schloss_model::TopicName::new(local).is_ok()
-        && local.len() <= session.namespace.max_local_len();
-    if !valid {
-        return Err(ResponseError::InvalidTopicException);
+/// The error a topic-level refusal of the gate answers with, where Kafka reports an invalid
+/// name as such. Unknown and denied look alike: existence must not leak.
+pub(crate) fn topic_refusal(refusal: Refusal) -> ResponseError {
+    match refusal {
+        Refusal::Invalid => ResponseError::InvalidTopicException,
+        Refusal::Unknown => ResponseError::UnknownTopicOrPartition,
+        Refusal::Denied => ResponseError::TopicAuthorizationFailed,
     }
-    Ok(session.namespace.to_internal(local))
+}
+
+/// Like [`topic_refusal`], for APIs where Kafka answers an invalid name as unknown.
+pub(crate) fn topic_refusal_as_unknown(refusal: Refusal) -> ResponseError {
+    match refusal {
+        Refusal::Invalid | Refusal::Unknown => ResponseError::UnknownTopicOrPartition,
+        Refusal::Denied => ResponseError::TopicAuthorizationFailed,
+    }
+}
+
+/// A group the client names, if the gate lets this session take `action` on it.
+pub(crate) fn group_ref(
+    broker: &Broker,
+    session: &Session,
+    action: Action,
+    local: &str,
+) -> Result<GroupRef, ResponseError> {
+    broker
+        .access
+        .group(session, action, local)
+        .map_err(|_| ResponseError::GroupAuthorizationFailed)
 }
 
 /// Runs blocking log work off the async threads.

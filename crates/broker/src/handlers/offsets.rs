@@ -2,7 +2,8 @@
 //! namespace here (an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers); the
 //! coordinator stores internal names.
 
-use super::{code, str_bytes, topic_name, Reply};
+use super::{code, group_ref, str_bytes, topic_name, Reply};
+use crate::access::Action;
 use crate::groups::{CommitPartition, CommitRequest, OffsetValue};
 use crate::metadata::Image;
 use crate::{Broker, Session};
@@ -21,10 +22,19 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
 
-/// The internal name of a topic the client names, if that topic exists for it.
-fn known_topic(image: &Image, session: &Session, local: &str) -> Option<(String, i32)> {
-    let internal = super::internal_topic(session, local).ok()?;
-    image.topic(&internal).map(|t| (internal, t.partitions))
+/// The internal name of a topic the client names, if that topic exists for it and the gate
+/// allows `action` on it (Kafka answers a denied topic here as an unknown one too).
+fn known_topic(
+    broker: &Broker,
+    image: &Image,
+    session: &Session,
+    action: Action,
+    local: &str,
+) -> Option<(String, i32)> {
+    let topic = broker.access.topic(session, action, local).ok()?;
+    image
+        .topic(&topic)
+        .map(|t| (topic.internal().as_str().to_owned(), t.partitions))
 }
 
 type PartitionCodes = Vec<(i32, i16)>;
@@ -39,7 +49,7 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
     let mut valid: Vec<(String, Vec<CommitPartition>)> = Vec::new();
     let mut internal_of: Vec<Option<String>> = Vec::new();
     for t in &r.topics {
-        let known = known_topic(&image, session, &t.name.0);
+        let known = known_topic(broker, &image, session, Action::Read, &t.name.0);
         let mut early = BTreeMap::new();
         let mut parts = Vec::new();
         for p in &t.partitions {
@@ -71,8 +81,15 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
             valid.push((internal, parts));
         }
     }
+    let (group_id, denied) = match group_ref(broker, session, Action::Read, &r.group_id.0) {
+        Ok(g) => (g.internal().as_str().to_owned(), None),
+        Err(e) => (String::new(), Some(code(e))),
+    };
+    if denied.is_some() {
+        valid.clear();
+    }
     let req = CommitRequest {
-        group_id: session.namespace.to_internal(&r.group_id.0),
+        group_id,
         generation_or_epoch: r.generation_id_or_member_epoch,
         member_id: r.member_id.to_string(),
         instance_id: if version >= 7 {
@@ -91,7 +108,7 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
     let groups = broker.groups.clone();
     Reply::Later(Box::pin(async move {
         let mut results: BTreeMap<String, PartitionCodes> = BTreeMap::new();
-        let mut group_error = None;
+        let mut group_error = denied;
         if !req.topics.is_empty() {
             match groups
                 .run(move |c, now, _| c.commit_offsets(now, req))
@@ -141,12 +158,16 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
     }))
 }
 
+/// A requested topic: the client's name, the internal one (`None` where the gate refused the
+/// topic), the partitions.
+type RequestedTopic = (TopicName, Option<String>, Vec<i32>);
+
 /// One group's fetch: the client's topic names, the internal ones, partitions.
 struct GroupFetch {
     group: GroupId,
     member_id: Option<String>,
     member_epoch: i32,
-    topics: Option<Vec<(TopicName, String, Vec<i32>)>>,
+    topics: Option<Vec<RequestedTopic>>,
 }
 
 type FetchedTopics = Vec<(TopicName, Vec<(i32, Option<OffsetValue>)>)>;
@@ -156,10 +177,13 @@ async fn fetch_group(
     session: &Session,
     f: GroupFetch,
 ) -> Result<FetchedTopics, ResponseError> {
-    let internal = session.namespace.to_internal(&f.group.0);
+    let internal = group_ref(broker, session, Action::Describe, &f.group.0)?
+        .internal()
+        .as_str()
+        .to_owned();
     let requested: Option<Vec<(String, Vec<i32>)>> = f.topics.as_ref().map(|ts| {
         ts.iter()
-            .map(|(_, i, ps)| (i.clone(), ps.clone()))
+            .filter_map(|(_, i, ps)| i.as_ref().map(|i| (i.clone(), ps.clone())))
             .collect()
     });
     let member = f.member_id.clone();
@@ -171,24 +195,44 @@ async fn fetch_group(
         .await
         .ok_or(ResponseError::CoordinatorNotAvailable)??;
     Ok(match f.topics {
-        Some(ts) => ts
-            .into_iter()
-            .zip(fetched)
-            .map(|((local, _, _), (_, ps))| (local, ps))
-            .collect(),
+        Some(ts) => {
+            // The coordinator answered the allowed topics in order; a refused topic shows no
+            // committed offsets.
+            let mut answered = fetched.into_iter();
+            ts.into_iter()
+                .map(|(local, internal, ps)| match internal {
+                    Some(_) => (local, answered.next().map(|(_, ps)| ps).unwrap_or_default()),
+                    None => (local, ps.into_iter().map(|p| (p, None)).collect()),
+                })
+                .collect()
+        }
         None => fetched
             .into_iter()
-            .filter_map(|(t, ps)| session.namespace.to_local(&t).map(|l| (topic_name(l), ps)))
+            .filter_map(|(t, ps)| {
+                broker
+                    .access
+                    .stored_topic_name(session, Action::Describe, &t)
+                    .map(|topic| (topic_name(topic.local()), ps))
+            })
             .collect(),
     })
 }
 
 fn requested_topics<'a>(
+    broker: &Broker,
     session: &Session,
     ts: impl Iterator<Item = (&'a TopicName, &'a Vec<i32>)>,
-) -> Vec<(TopicName, String, Vec<i32>)> {
-    ts.map(|(n, ps)| (n.clone(), session.namespace.to_internal(&n.0), ps.clone()))
-        .collect()
+) -> Vec<RequestedTopic> {
+    ts.map(|(n, ps)| {
+        // Kafka does not validate names here: a name no topic has simply has no offsets.
+        let internal = broker
+            .access
+            .topic_unchecked_name(session, Action::Describe, &n.0)
+            .ok()
+            .map(|t| t.internal().as_str().to_owned());
+        (n.clone(), internal, ps.clone())
+    })
+    .collect()
 }
 
 fn metadata_of(v: &Option<OffsetValue>) -> (i64, i32, StrBytes) {
@@ -214,7 +258,11 @@ pub async fn fetch(
             member_id: None,
             member_epoch: -1,
             topics: r.topics.as_ref().map(|ts| {
-                requested_topics(session, ts.iter().map(|t| (&t.name, &t.partition_indexes)))
+                requested_topics(
+                    broker,
+                    session,
+                    ts.iter().map(|t| (&t.name, &t.partition_indexes)),
+                )
             }),
         };
         let mut resp = OffsetFetchResponse::default();
@@ -283,7 +331,11 @@ pub async fn fetch(
             },
             member_epoch: if version >= 9 { g.member_epoch } else { -1 },
             topics: g.topics.as_ref().map(|ts| {
-                requested_topics(session, ts.iter().map(|t| (&t.name, &t.partition_indexes)))
+                requested_topics(
+                    broker,
+                    session,
+                    ts.iter().map(|t| (&t.name, &t.partition_indexes)),
+                )
             }),
         };
         let mut out = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
@@ -329,7 +381,7 @@ pub async fn delete(
     let mut valid: Vec<(String, Vec<i32>)> = Vec::new();
     let mut plan: DeletePlan = Vec::new();
     for t in &r.topics {
-        let known = known_topic(&image, session, &t.name.0);
+        let known = known_topic(broker, &image, session, Action::Read, &t.name.0);
         let parts: Vec<(i32, bool)> = t
             .partitions
             .iter()
@@ -354,7 +406,10 @@ pub async fn delete(
         }
         plan.push((t.name.clone(), known.map(|(i, _)| i), parts));
     }
-    let group = session.namespace.to_internal(&r.group_id.0);
+    let group = match group_ref(broker, session, Action::Delete, &r.group_id.0) {
+        Ok(g) => g.internal().as_str().to_owned(),
+        Err(e) => return OffsetDeleteResponse::default().with_error_code(code(e)),
+    };
     let result = broker
         .groups
         .run(move |c, now, _| c.delete_offsets(now, &group, valid))

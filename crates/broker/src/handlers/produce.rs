@@ -9,6 +9,7 @@
 //! charged to the request memory pool before the first byte is decompressed.
 
 use super::{code, Reply};
+use crate::access::Action;
 use crate::metadata::{now_ms, Image};
 use crate::partitions::Partition;
 use crate::topic_config::{EffectiveConfig, StoredCompression};
@@ -66,7 +67,14 @@ pub async fn handle(
         let mut response = TopicProduceResponse::default()
             .with_name(topic.name.clone())
             .with_topic_id(topic.topic_id);
-        let meta = resolve(&image, session, version, &topic.name.0, &topic.topic_id);
+        let meta = resolve(
+            broker,
+            &image,
+            session,
+            version,
+            &topic.name.0,
+            &topic.topic_id,
+        );
         let topic_index = topics.len();
         for p in topic.partition_data {
             let mut result = PartitionProduceResponse::default()
@@ -85,7 +93,7 @@ pub async fn handle(
             let target = meta.as_ref().map_err(|e| *e).and_then(|m| {
                 broker
                     .partitions
-                    .get(&m.id, p.index)
+                    .get(m, p.index)
                     .map(|part| (m, part))
                     .ok_or(ResponseError::UnknownTopicOrPartition)
             });
@@ -221,6 +229,7 @@ pub async fn handle(
 }
 
 fn resolve(
+    broker: &Broker,
     image: &Image,
     session: &Session,
     version: i16,
@@ -228,15 +237,18 @@ fn resolve(
     id: &uuid::Uuid,
 ) -> Result<Arc<crate::metadata::TopicMeta>, ResponseError> {
     if version >= 13 {
-        return image
-            .topic_by_id(id)
-            .filter(|t| session.namespace.to_local(&t.name).is_some())
-            .cloned()
-            .ok_or(ResponseError::UnknownTopicId);
+        return broker
+            .access
+            .topic_by_id(session, Action::Write, image, id)
+            .map(|(_, meta)| meta)
+            .map_err(|_| ResponseError::UnknownTopicId);
     }
-    let internal = super::internal_topic(session, name)?;
+    let topic = broker
+        .access
+        .topic(session, Action::Write, name)
+        .map_err(super::topic_refusal)?;
     image
-        .topic(&internal)
+        .topic(&topic)
         .cloned()
         .ok_or(ResponseError::UnknownTopicOrPartition)
 }

@@ -1,6 +1,7 @@
 //! DeleteRecords and InitProducerId.
 
-use super::{code, internal_topic};
+use super::code;
+use crate::access::Action;
 use crate::{Broker, Session};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
@@ -19,9 +20,12 @@ pub async fn delete_records(
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let image = broker.metadata.image();
-        let meta = internal_topic(session, &topic.name.0)
+        // Kafka answers an invalid or unknown name alike here.
+        let meta = broker
+            .access
+            .topic(session, Action::Delete, &topic.name.0)
             .ok()
-            .and_then(|internal| image.topic(&internal).cloned());
+            .and_then(|t| image.topic(&t).cloned());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let mut result = DeleteRecordsPartitionResult::default()
@@ -29,7 +33,7 @@ pub async fn delete_records(
                 .with_low_watermark(-1);
             let found = meta
                 .as_ref()
-                .and_then(|m| broker.partitions.get(&m.id, p.partition_index))
+                .and_then(|m| broker.partitions.get(m, p.partition_index))
                 .ok_or(ResponseError::UnknownTopicOrPartition);
             let outcome = match found {
                 Err(e) => Err(e),
@@ -70,6 +74,7 @@ pub async fn delete_records(
 
 pub async fn init_producer_id(
     broker: &Broker,
+    session: &Session,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
@@ -78,6 +83,13 @@ pub async fn init_producer_id(
     if request.transactional_id.is_some() {
         // Transactions arrive with their own issue; refused until then.
         return response.with_error_code(code(ResponseError::TransactionalIdAuthorizationFailed));
+    }
+    if broker
+        .access
+        .tenant(session, Action::IdempotentWrite)
+        .is_err()
+    {
+        return response.with_error_code(code(ResponseError::ClusterAuthorizationFailed));
     }
     // Without a transactional id Kafka always hands out a fresh id with epoch 0, even when
     // the client names its current id (KIP-360 bump): ids are never re-issued to whoever asks,

@@ -4,9 +4,9 @@
 //! either API; everyone else gets CLUSTER_AUTHORIZATION_FAILED.
 
 use super::code;
+use crate::access::Action;
 use crate::credentials::image_credentials;
 use crate::metadata::MetadataRecord;
-use crate::namespace::Namespace;
 use crate::{Broker, Session};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -40,8 +40,10 @@ fn wire_code(m: ScramMechanism) -> i8 {
     }
 }
 
-fn is_operator(session: &Session) -> bool {
-    matches!(session.namespace, Namespace::Operator)
+/// Credentials belong to the real cluster: only who may act on it (operators under
+/// `allow-tenant`) may see or change them.
+fn may(broker: &Broker, session: &Session, action: Action) -> bool {
+    broker.access.cluster(session, action).is_ok()
 }
 
 pub fn describe(
@@ -50,7 +52,7 @@ pub fn describe(
     request: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
     let response = DescribeUserScramCredentialsResponse::default();
-    if !is_operator(session) {
+    if !may(broker, session, Action::Describe) {
         return response.with_error_code(code(ResponseError::ClusterAuthorizationFailed));
     }
     // login -> mechanism -> iterations, file first, metadata over it.
@@ -138,7 +140,7 @@ pub async fn alter(
         .chain(request.upsertions.iter().map(|u| u.name.to_string()))
         .collect();
     let mut failures: BTreeMap<String, (ResponseError, String)> = BTreeMap::new();
-    if !is_operator(session) {
+    if !may(broker, session, Action::Alter) {
         for u in &users {
             failures.insert(
                 u.clone(),

@@ -1,7 +1,8 @@
 //! CreateTopics, DeleteTopics, CreatePartitions, and topic creation shared with Metadata's
 //! auto-create.
 
-use super::{blocking, code, internal_topic, str_bytes, topic_name};
+use super::{blocking, code, str_bytes, topic_name, topic_refusal};
+use crate::access::{Action, TopicRef};
 use crate::metadata::{Image, MetadataRecord, TopicMeta};
 use crate::storage_limits::PartitionAllowance;
 use crate::topic_config::EffectiveConfig;
@@ -31,18 +32,14 @@ fn fail(error: ResponseError, message: impl Into<String>) -> Failure {
 
 /// Partitions of every topic of the broker.
 fn partitions_in(image: &Image) -> usize {
-    image
-        .topics
-        .values()
-        .map(|t| usize::try_from(t.partitions).unwrap_or(0))
-        .sum()
+    image.partition_total()
 }
 
 /// Creates a topic (or with `validate_only`, checks that it could be created). `allowance` is
 /// what the request may still add; the partition limits are checked before any file exists.
 pub(crate) async fn create_topic(
     broker: &Broker,
-    internal: String,
+    topic: &TopicRef,
     partitions: i32,
     configs: BTreeMap<String, String>,
     validate_only: bool,
@@ -66,12 +63,7 @@ pub(crate) async fn create_topic(
     allowance
         .check_request(count)
         .map_err(|m| fail(ResponseError::PolicyViolation, m))?;
-    let meta = TopicMeta {
-        id: uuid::Uuid::new_v4(),
-        name: internal.clone(),
-        partitions,
-        configs,
-    };
+    let meta = TopicMeta::proposed(topic, partitions, configs);
     let record = MetadataRecord::TopicCreated {
         id: meta.id,
         name: meta.name.clone(),
@@ -82,7 +74,7 @@ pub(crate) async fn create_topic(
     let outcome = broker
         .metadata
         .commit_with(|image| {
-            if image.topic(&internal).is_some() {
+            if image.topic(topic).is_some() {
                 return Ok((Vec::new(), Err((ResponseError::TopicAlreadyExists, None))));
             }
             // Checked under the metadata writer lock, so concurrent creations cannot both fit.
@@ -105,21 +97,21 @@ pub(crate) async fn create_topic(
     match outcome {
         Ok((_, Err(failure))) => Err(failure),
         Ok((image, Ok(()))) if !validate_only => {
-            let topic = image
-                .topic(&internal)
+            let created = image
+                .topic(topic)
                 .cloned()
                 .ok_or((ResponseError::UnknownServerError, None))?;
             let registry = broker.partitions.clone();
             let defaults = broker.settings.topic_defaults.clone();
-            let opened = topic.clone();
+            let opened = created.clone();
             blocking(move || registry.open_topic(&opened, &defaults))
                 .await
                 .map_err(|e| (e, None))?
                 .map_err(|e| {
-                    tracing::error!(topic = %internal, error = %e, "opening partition logs failed");
+                    tracing::error!(topic = %topic.internal(), error = %e, "opening partition logs failed");
                     (ResponseError::KafkaStorageError, None)
                 })?;
-            Ok(topic)
+            Ok(created)
         }
         Ok(_) => Ok(Arc::new(meta)),
         Err(e) => {
@@ -144,7 +136,10 @@ pub async fn create(
             .with_num_partitions(-1)
             .with_replication_factor(-1);
         let outcome = async {
-            let internal = internal_topic(session, &local).map_err(|e| (e, None))?;
+            let target = broker
+                .access
+                .topic(session, Action::Create, &local)
+                .map_err(|e| (topic_refusal(e), None))?;
             if topic.replication_factor != -1 && topic.replication_factor != 1 {
                 return Err(fail(
                     ResponseError::InvalidReplicationFactor,
@@ -179,7 +174,7 @@ pub async fn create(
                 };
                 configs.insert(c.name.to_string(), value.to_string());
             }
-            create_topic(broker, internal, partitions, configs, request.validate_only, &mut allowance).await
+            create_topic(broker, &target, partitions, configs, request.validate_only, &mut allowance).await
         }
         .await;
         match outcome {
@@ -246,26 +241,26 @@ pub async fn delete(
             .with_topic_id(id);
         let image = broker.metadata.image();
         let found = match &name {
-            Some(local) => match internal_topic(session, local) {
-                Ok(internal) => image
-                    .topic(&internal)
+            Some(local) => match broker.access.topic(session, Action::Delete, local) {
+                Ok(topic) => image
+                    .topic(&topic)
                     .cloned()
+                    .map(|meta| (topic, meta))
                     .ok_or(ResponseError::UnknownTopicOrPartition),
-                Err(e) => Err(e),
+                Err(e) => Err(topic_refusal(e)),
             },
-            None => image
-                .topic_by_id(&id)
-                .filter(|t| session.namespace.to_local(&t.name).is_some())
-                .cloned()
-                .ok_or(ResponseError::UnknownTopicId),
+            None => broker
+                .access
+                .topic_by_id(session, Action::Delete, &image, &id)
+                .map_err(|_| ResponseError::UnknownTopicId),
         };
         let outcome = match found {
-            Ok(topic) => {
+            Ok((topic, meta)) => {
                 if name.is_none() {
-                    result.name = session.namespace.to_local(&topic.name).map(topic_name);
+                    result.name = Some(topic_name(topic.local()));
                 }
-                result.topic_id = topic.id;
-                delete_topic(broker, &topic).await
+                result.topic_id = meta.id;
+                delete_topic(broker, &topic, &meta).await
             }
             Err(e) => Err(e),
         };
@@ -277,12 +272,16 @@ pub async fn delete(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-async fn delete_topic(broker: &Broker, topic: &TopicMeta) -> Result<(), ResponseError> {
+async fn delete_topic(
+    broker: &Broker,
+    target: &TopicRef,
+    topic: &TopicMeta,
+) -> Result<(), ResponseError> {
     let id = topic.id;
     let committed = broker
         .metadata
         .commit_with(|image| {
-            if image.topic_by_id(&id).is_none() {
+            if image.topic(target).is_none_or(|t| t.id != id) {
                 return Ok((Vec::new(), false));
             }
             Ok((vec![MetadataRecord::TopicDeleted { id }], true))
@@ -325,7 +324,10 @@ pub async fn create_partitions(
         let limits = &allowance;
         let mut added_now = 0;
         let outcome: Result<(), Failure> = async {
-            let internal = internal_topic(session, &topic.name.0).map_err(|e| (e, None))?;
+            let target = broker
+                .access
+                .topic(session, Action::Alter, &topic.name.0)
+                .map_err(|e| (topic_refusal(e), None))?;
             let count = topic.count;
             let assignments = topic.assignments.as_ref().map(|a| {
                 a.iter().map(|p| p.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>()).collect::<Vec<_>>()
@@ -334,7 +336,7 @@ pub async fn create_partitions(
             let (image, verdict) = broker
                 .metadata
                 .commit_with(|image| {
-                    let Some(meta) = image.topic(&internal) else {
+                    let Some(meta) = image.topic(&target) else {
                         return Ok((Vec::new(), Err((ResponseError::UnknownTopicOrPartition, None))));
                     };
                     if count <= meta.partitions || count > MAX_PARTITIONS_PER_TOPIC {
@@ -373,7 +375,7 @@ pub async fn create_partitions(
                 .await
                 .map_err(|_| (ResponseError::KafkaStorageError, None))?;
             added_now = verdict?;
-            if let Some(meta) = image.topic(&internal).cloned() {
+            if let Some(meta) = image.topic(&target).cloned() {
                 let registry = broker.partitions.clone();
                 let defaults = broker.settings.topic_defaults.clone();
                 blocking(move || registry.open_topic(&meta, &defaults))

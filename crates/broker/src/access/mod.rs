@@ -1,0 +1,291 @@
+//! The access gate: the only road from a request to a topic, group, tenant or the cluster.
+//! It maps the client's local name (or a topic id) to the internal name, asks the
+//! [`Authorizer`], hands the decision to the [`AuditHook`], and returns a capability
+//! ([`TopicRef`], [`GroupRef`], [`TenantRef`], [`ClusterRef`]) that only it can make.
+//!
+//! Refusals say why ([`Refusal`]); each handler turns them into the error code its clients
+//! expect, answering `Unknown` and `Denied` alike where existence must not leak.
+
+mod names;
+pub mod operations;
+mod refs;
+
+pub use names::{InternalName, LocalName, Namespace};
+pub use operations::{Action, ResourceKind};
+pub use refs::{ClusterRef, GateKey, GroupRef, TenantRef, TopicRef};
+
+use crate::metadata::{Image, TopicMeta};
+use crate::Session;
+use schloss_model::{TenantId, TopicId};
+use std::sync::Arc;
+
+/// The resource an authorization question is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    Topic(&'a InternalName),
+    Group(&'a InternalName),
+    TransactionalId(&'a InternalName),
+    /// A tenant's virtual cluster.
+    Tenant(&'a TenantId),
+    Cluster,
+}
+
+/// One question to the authorizer. A struct rather than arguments, so that context (API
+/// name, client address, ...) can be added without touching any implementation's callers.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRequest<'a> {
+    pub action: Action,
+    pub resource: Resource<'a>,
+}
+
+/// An authorizer's answer, with the policies that decided it (for the audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub policies: Vec<String>,
+}
+
+/// Decides whether a session may take an action on a resource. The Cedar engine will
+/// implement this; a per-connection cache keyed by [`Authorizer::generation`] can sit behind
+/// `decide` without any caller changing.
+pub trait Authorizer: Send + Sync {
+    fn decide(&self, session: &Session, request: &AccessRequest<'_>) -> Decision;
+
+    /// Changes whenever the policies behind the decisions change, so cached decisions from
+    /// an older generation are not reused.
+    fn generation(&self) -> u64 {
+        0
+    }
+}
+
+/// Receives every decision the gate makes (the audit log, once it lands).
+pub trait AuditHook: Send + Sync {
+    fn decided(&self, session: &Session, request: &AccessRequest<'_>, decision: &Decision);
+}
+
+/// Records nothing: the audit log is a later issue.
+#[derive(Debug, Default)]
+pub struct NoAudit;
+
+impl AuditHook for NoAudit {
+    fn decided(&self, _: &Session, _: &AccessRequest<'_>, _: &Decision) {}
+}
+
+/// The zero-config mode `allow-tenant`: a tenant's principal may do anything inside its own
+/// tenant and nothing outside it; operators may do everything.
+#[derive(Debug, Default)]
+pub struct AllowTenant;
+
+/// The policy id `AllowTenant` reports for its decisions.
+pub const ALLOW_TENANT_POLICY: &str = "allow-tenant";
+
+impl Authorizer for AllowTenant {
+    fn decide(&self, session: &Session, request: &AccessRequest<'_>) -> Decision {
+        let allowed = match session.namespace() {
+            Namespace::Operator => true,
+            Namespace::Tenant(own) => match request.resource {
+                Resource::Topic(name) | Resource::Group(name) | Resource::TransactionalId(name) => {
+                    name.tenant() == Some(own.as_str())
+                }
+                Resource::Tenant(tenant) => tenant == own,
+                Resource::Cluster => false,
+            },
+        };
+        let policies = if allowed {
+            vec![ALLOW_TENANT_POLICY.to_owned()]
+        } else {
+            Vec::new()
+        };
+        Decision { allowed, policies }
+    }
+}
+
+/// Why the gate gave no capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The name is not a valid name for this session.
+    #[error("invalid name")]
+    Invalid,
+    /// The resource does not exist for this session (or belongs to another tenant).
+    #[error("unknown resource")]
+    Unknown,
+    /// The authorizer said no.
+    #[error("not authorized")]
+    Denied,
+}
+
+/// The gate itself: an authorizer and an audit hook.
+#[derive(Clone)]
+pub struct Gate {
+    authorizer: Arc<dyn Authorizer>,
+    audit: Arc<dyn AuditHook>,
+}
+
+impl Default for Gate {
+    /// Today's behaviour: `allow-tenant`, nothing audited.
+    fn default() -> Self {
+        Self::new(Arc::new(AllowTenant), Arc::new(NoAudit))
+    }
+}
+
+impl Gate {
+    pub fn new(authorizer: Arc<dyn Authorizer>, audit: Arc<dyn AuditHook>) -> Self {
+        Self { authorizer, audit }
+    }
+
+    fn check(&self, session: &Session, action: Action, resource: Resource<'_>) -> bool {
+        let request = AccessRequest { action, resource };
+        let decision = self.authorizer.decide(session, &request);
+        self.audit.decided(session, &request, &decision);
+        decision.allowed
+    }
+
+    /// A topic the client names, checked as a topic name (Kafka's legal characters, and
+    /// short enough once qualified). Existence is the caller's question, asked of the image
+    /// with the capability, so a denial looks the same whether or not the topic exists.
+    pub fn topic(
+        &self,
+        session: &Session,
+        action: Action,
+        local: &str,
+    ) -> Result<TopicRef, Refusal> {
+        let valid = schloss_model::TopicName::new(local).is_ok()
+            && local.len() <= session.namespace().max_local_len();
+        if !valid {
+            return Err(Refusal::Invalid);
+        }
+        self.topic_unchecked_name(session, action, local)
+    }
+
+    /// A topic the client names, where Kafka does not validate the name (group offsets):
+    /// a name no topic can have simply refers to nothing.
+    pub fn topic_unchecked_name(
+        &self,
+        session: &Session,
+        action: Action,
+        local: &str,
+    ) -> Result<TopicRef, Refusal> {
+        let (internal, local) = session.namespace().to_internal(local);
+        if !self.check(session, action, Resource::Topic(&internal)) {
+            return Err(Refusal::Denied);
+        }
+        Ok(TopicRef::new(internal, local))
+    }
+
+    /// A topic by id. Another tenant's topic and a denied one both answer `Unknown`: ids are
+    /// global, and the answer must not tell whether the id exists.
+    pub fn topic_by_id(
+        &self,
+        session: &Session,
+        action: Action,
+        image: &Image,
+        id: &TopicId,
+    ) -> Result<(TopicRef, Arc<TopicMeta>), Refusal> {
+        let meta = image
+            .topic_by_id(id, GateKey::new())
+            .ok_or(Refusal::Unknown)?;
+        self.stored_topic(session, action, meta)
+            .map(|topic| (topic, meta.clone()))
+            .ok_or(Refusal::Unknown)
+    }
+
+    /// A topic the broker itself named (from the image or a group's offsets), seen from this
+    /// session: `None` if it belongs to another tenant or the action is denied, so listings
+    /// simply omit it.
+    pub fn stored_topic_name(
+        &self,
+        session: &Session,
+        action: Action,
+        internal: &str,
+    ) -> Option<TopicRef> {
+        let local = session.namespace().to_local(internal)?;
+        let internal = InternalName::trusted(internal.to_owned());
+        self.check(session, action, Resource::Topic(&internal))
+            .then(|| TopicRef::new(internal, local))
+    }
+
+    fn stored_topic(
+        &self,
+        session: &Session,
+        action: Action,
+        meta: &TopicMeta,
+    ) -> Option<TopicRef> {
+        self.stored_topic_name(session, action, &meta.name)
+    }
+
+    /// Every topic of the image this session may take `action` on, in name order.
+    pub fn topics(
+        &self,
+        session: &Session,
+        action: Action,
+        image: &Image,
+    ) -> Vec<(TopicRef, Arc<TopicMeta>)> {
+        image
+            .all_topics(GateKey::new())
+            .filter_map(|meta| {
+                self.stored_topic(session, action, meta)
+                    .map(|topic| (topic, meta.clone()))
+            })
+            .collect()
+    }
+
+    /// A group the client names. Kafka does not validate group ids beyond what each API
+    /// checks itself.
+    pub fn group(
+        &self,
+        session: &Session,
+        action: Action,
+        local: &str,
+    ) -> Result<GroupRef, Refusal> {
+        let (internal, local) = session.namespace().to_internal(local);
+        if !self.check(session, action, Resource::Group(&internal)) {
+            return Err(Refusal::Denied);
+        }
+        Ok(GroupRef::new(internal, local))
+    }
+
+    /// A group the broker named (a listing), seen from this session; `None` to omit it.
+    pub fn stored_group(
+        &self,
+        session: &Session,
+        action: Action,
+        internal: &str,
+    ) -> Option<GroupRef> {
+        let local = session.namespace().to_local(internal)?;
+        let internal = InternalName::trusted(internal.to_owned());
+        self.check(session, action, Resource::Group(&internal))
+            .then(|| GroupRef::new(internal, local))
+    }
+
+    /// The session's virtual cluster: its tenant, or the whole cluster for an operator.
+    pub fn tenant(&self, session: &Session, action: Action) -> Result<TenantRef, Refusal> {
+        let allowed = match session.namespace() {
+            Namespace::Tenant(tenant) => self.check(session, action, Resource::Tenant(tenant)),
+            Namespace::Operator => self.check(session, action, Resource::Cluster),
+        };
+        if allowed {
+            Ok(TenantRef::new())
+        } else {
+            Err(Refusal::Denied)
+        }
+    }
+
+    /// The real cluster (managing credentials, for example).
+    pub fn cluster(&self, session: &Session, action: Action) -> Result<ClusterRef, Refusal> {
+        if self.check(session, action, Resource::Cluster) {
+            Ok(ClusterRef::new())
+        } else {
+            Err(Refusal::Denied)
+        }
+    }
+}
+
+/// For broker internals that serve no client directly (recovery opening every partition at
+/// start, the group coordinator resolving names the gate already mapped): the raw lookups the
+/// gate otherwise keeps to itself. Handlers never call this.
+pub(crate) fn internal_key() -> GateKey {
+    GateKey::new()
+}
+
+#[cfg(test)]
+mod tests;
