@@ -19,6 +19,22 @@ impl fmt::Display for Effect {
     }
 }
 
+/// Whether a policy permits or forbids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyEffect {
+    Permit,
+    Forbid,
+}
+
+impl fmt::Display for PolicyEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyEffect::Permit => "permit",
+            PolicyEffect::Forbid => "forbid",
+        })
+    }
+}
+
 /// Why the decision came out as it did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Basis {

@@ -18,7 +18,7 @@ mod store;
 pub mod table;
 
 pub use cache::{CacheStats, DecisionCache};
-pub use decision::{Basis, Decision, Effect, PolicyRef};
+pub use decision::{Basis, Decision, Effect, PolicyEffect, PolicyRef};
 pub use error::{PolicyError, Problem, SourceLocation};
 pub use load::PolicyInfo;
 pub use request::{

@@ -2,6 +2,7 @@
 //! policy a set-wide id and its place in the file, validate the whole set against the schema
 //! in strict mode. Any problem refuses the whole set, with file, line and Cedar's message.
 
+use crate::decision::PolicyEffect;
 use crate::error::{PolicyError, Problem, SourceLocation};
 use crate::schema::SCHEMA_SOURCE;
 use cedar_policy::{PolicyId, PolicySet, Schema, ValidationMode, Validator};
@@ -30,7 +31,7 @@ pub struct PolicyInfo {
     /// without one.
     pub id: String,
     pub location: SourceLocation,
-    pub effect: cedar_policy::Effect,
+    pub effect: PolicyEffect,
     pub text: String,
 }
 
@@ -166,7 +167,10 @@ pub(crate) fn compile(files: &[SourceFile], schema: &Schema) -> Result<CompiledS
             policies.push(PolicyInfo {
                 id,
                 location,
-                effect: policy.effect(),
+                effect: match policy.effect() {
+                    cedar_policy::Effect::Permit => PolicyEffect::Permit,
+                    cedar_policy::Effect::Forbid => PolicyEffect::Forbid,
+                },
                 text,
             });
         }
