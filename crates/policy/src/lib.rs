@@ -29,4 +29,5 @@ pub use schema::SCHEMA_SOURCE;
 pub use snapshot::PolicySnapshot;
 pub use store::{
     load_files, Mode, PolicyStore, ReloadEvent, ReloadHook, ReloadOutcome, StoreConfig, Watcher,
+    POLL_INTERVAL,
 };

@@ -14,6 +14,9 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+/// How often the server should let [`PolicyStore::watch`] look at the policy files.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How requests are authorized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -5,7 +5,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use schloss_policy::table::{RequestSpec, Table};
 use schloss_policy::{
-    Mode, PolicyError, PolicySnapshot, PolicyStore, ReloadEvent, ReloadHook, StoreConfig,
+    Mode, PolicyError, PolicySnapshot, PolicyStore, PrincipalName, ReloadEvent, ReloadHook,
+    StoreConfig,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -88,7 +89,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<()> {
 /// Opens the directory as the broker does, keeping the load report for display.
 fn open(
     dir: &Path,
-    super_users: &[String],
+    super_users: Vec<PrincipalName>,
 ) -> Result<(Arc<PolicySnapshot>, Vec<String>), PolicyError> {
     let notes = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&notes);
@@ -99,16 +100,6 @@ fn open(
             }
         }
     });
-    let super_users = super_users
-        .iter()
-        .map(|s| s.parse())
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(|message| {
-            PolicyError::Table(schloss_policy::Problem {
-                location: schloss_policy::SourceLocation::file("--super-user"),
-                message,
-            })
-        })?;
     let store = PolicyStore::open(
         StoreConfig {
             mode: Mode::Cedar {
@@ -134,7 +125,7 @@ fn refused(error: PolicyError) -> anyhow::Error {
 }
 
 fn validate(dir: &Path) -> anyhow::Result<()> {
-    let (snapshot, notes) = open(dir, &[]).map_err(refused)?;
+    let (snapshot, notes) = open(dir, Vec::new()).map_err(refused)?;
     for note in &notes {
         eprintln!("warning: {note}");
     }
@@ -148,7 +139,13 @@ fn validate(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<()> {
-    let (snapshot, _notes) = open(&args.dir, &args.super_users).map_err(refused)?;
+    let super_users = args
+        .super_users
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<PrincipalName>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let (snapshot, _notes) = open(&args.dir, super_users).map_err(refused)?;
     let tenant = args
         .principal
         .split_once('/')
@@ -206,9 +203,49 @@ fn test(files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 fn list(dir: &Path) -> anyhow::Result<()> {
-    let (snapshot, _notes) = open(dir, &[]).map_err(refused)?;
+    let (snapshot, _notes) = open(dir, Vec::new()).map_err(refused)?;
     for policy in snapshot.policies() {
         println!("{}\t{}\t{}", policy.effect, policy.id, policy.location);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
+    }
+
+    #[test]
+    fn the_repository_policies_validate_and_their_tables_pass() {
+        run(PolicyCommand::Validate {
+            dir: repository("policies"),
+        })
+        .unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(repository("policies/tests"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        run(PolicyCommand::Test { files }).unwrap();
+    }
+
+    #[test]
+    fn validate_refuses_a_broken_directory_and_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.cedar"),
+            "permit (principal, action, resource",
+        )
+        .unwrap();
+        let dir_path = dir.path().to_owned();
+        assert!(run(PolicyCommand::Validate { dir: dir_path }).is_err());
+        let missing = dir.path().join("missing");
+        let err = run(PolicyCommand::Validate { dir: missing }).unwrap_err();
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+    }
 }
