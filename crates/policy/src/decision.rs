@@ -109,6 +109,7 @@ impl fmt::Display for Decision {
             Basis::OtherTenant => {
                 f.write_str(" (mode allow-tenant: not the principal's tenant)")?
             }
+            Basis::Policies if self.effect == Effect::Deny => f.write_str(" (forbidden)")?,
             Basis::Policies => {}
             Basis::ImpliedBy(action) => write!(f, " (implied by {action})")?,
             Basis::NoPermit => f.write_str(" (no permit applies)")?,

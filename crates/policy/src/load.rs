@@ -27,8 +27,8 @@ pub(crate) struct SourceFile {
 /// One policy of the loaded set, as `schloss policy list` shows it.
 #[derive(Clone, Debug)]
 pub struct PolicyInfo {
-    /// The `@id("...")` annotation, or `<file>#<n>` for the n-th (0-based) policy of a file
-    /// without one.
+    /// The `@id("...")` annotation, or `<file name>#<n>` for the n-th (0-based) policy of a
+    /// file without one.
     pub id: String,
     pub location: SourceLocation,
     pub effect: PolicyEffect,
@@ -146,9 +146,17 @@ pub(crate) fn compile(files: &[SourceFile], schema: &Schema) -> Result<CompiledS
             if let Some(offset) = file.text.get(cursor..).and_then(|rest| rest.find(&text)) {
                 cursor += offset + text.len();
             }
-            let id = policy
-                .annotation("id")
-                .map_or_else(|| format!("{}#{n}", file.name), str::to_owned);
+            // The file's own name, not its path: an id must not change with the directory
+            // the broker was pointed at.
+            let id = policy.annotation("id").map_or_else(
+                || {
+                    let short = Path::new(&file.name)
+                        .file_name()
+                        .map_or_else(|| file.name.clone(), |n| n.to_string_lossy().into_owned());
+                    format!("{short}#{n}")
+                },
+                str::to_owned,
+            );
             if let Some(first) = policies.iter().find(|p| p.id == id) {
                 problems.push(Problem {
                     location,

@@ -108,12 +108,11 @@ fn policies_get_ids_and_locations_from_their_files() {
         .iter()
         .map(|p| (p.id.clone(), p.location.line, p.location.column))
         .collect();
-    let acme = dir.path().join("acme.cedar").display().to_string();
     assert_eq!(
         found,
         [
-            (format!("{acme}#0"), Some(3), Some(1)),
-            (format!("{acme}#1"), Some(4), Some(3)),
+            ("acme.cedar#0".to_owned(), Some(3), Some(1)),
+            ("acme.cedar#1".to_owned(), Some(4), Some(3)),
             ("base-operators".to_owned(), Some(9), Some(1)),
             ("base-tenant-isolation".to_owned(), Some(16), Some(1)),
         ]
