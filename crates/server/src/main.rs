@@ -1,6 +1,9 @@
 //! `schloss`: the broker binary. `schloss` alone (or `schloss serve`) runs the broker on the
 //! embedded default configuration; `--config FILE` names another. `schloss users` manages the
-//! credential file and `schloss certs dev` writes development certificates.
+//! credential file, `schloss policy` checks Cedar policy files and `schloss certs dev` writes
+//! development certificates.
+
+mod policy_cli;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -36,6 +39,11 @@ enum Command {
         file: PathBuf,
         #[command(subcommand)]
         action: UsersAction,
+    },
+    /// Check Cedar policy files: validate, explain a decision, run test tables, list.
+    Policy {
+        #[command(subcommand)]
+        action: policy_cli::PolicyCommand,
     },
     /// Certificates for local use.
     Certs {
@@ -96,6 +104,7 @@ fn main() -> anyhow::Result<()> {
                 .block_on(serve::serve(config))
         }
         Command::Users { file, action } => users(&file, action),
+        Command::Policy { action } => policy_cli::run(action),
         Command::Certs {
             action: CertsAction::Dev { dir },
         } => {
