@@ -6,32 +6,9 @@
 
 use kafka_protocol::messages::ApiKey;
 
-/// Kafka's ACL operations, so operators carry their knowledge over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    Read,
-    Write,
-    Create,
-    Delete,
-    Alter,
-    Describe,
-    DescribeConfigs,
-    AlterConfigs,
-    IdempotentWrite,
-    ClusterAction,
-}
-
-/// The kinds of resource the gate hands out capabilities for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceKind {
-    Topic,
-    Group,
-    TransactionalId,
-    /// A tenant's virtual cluster (the whole cluster for an operator).
-    Tenant,
-    /// The real cluster.
-    Cluster,
-}
+/// Kafka's ACL operations and the kinds of resource the gate hands out capabilities for are the
+/// policy engine's own: one definition, so what the gate asks is what a policy can name.
+pub use schloss_policy::{Action, ResourceKind};
 
 /// One check an API makes: `action` on a resource of `kind`, under `when`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
