@@ -288,13 +288,17 @@ fn complete(shared: &Shared, requests: Vec<Request>) {
     let file = Arc::clone(&first.file);
     let needed = requests.iter().map(|r| r.upto).max().unwrap_or(0);
     let outcome = sync_file(shared, &file, needed);
-    for request in requests {
+    // Let go of the file before anyone hears back: once an append is acknowledged the flusher
+    // holds nothing, so the file cache may close the file straight away.
+    drop(file);
+    let waiters: Vec<_> = requests.into_iter().map(|r| r.waiter).collect();
+    for waiter in waiters {
         let result = match outcome {
             true => Ok(()),
             false => Err(LogError::Poisoned),
         };
         // The receiver may have been dropped (the broker gave up waiting); that is fine.
-        let _ = request.waiter.send(result);
+        let _ = waiter.send(result);
     }
 }
 
