@@ -53,6 +53,9 @@ pub enum Basis {
     ImpliedBy(Action),
     /// Denied because no permit applied (Cedar's default deny).
     NoPermit,
+    /// Denied although permits applied: some policy failed to evaluate, and Cedar skips such
+    /// a policy, which might have been a forbid (`errors` says which and why).
+    EvaluationErrors,
     /// Denied without evaluation: the request does not fit the schema (the action does not
     /// apply to this kind of resource, or an attribute could not be built).
     InvalidRequest(String),
@@ -113,6 +116,7 @@ impl fmt::Display for Decision {
             Basis::Policies => {}
             Basis::ImpliedBy(action) => write!(f, " (implied by {action})")?,
             Basis::NoPermit => f.write_str(" (no permit applies)")?,
+            Basis::EvaluationErrors => f.write_str(" (a policy failed to evaluate)")?,
             Basis::InvalidRequest(why) => write!(f, " (invalid request: {why})")?,
         }
         write!(f, " [generation {}]", self.generation)

@@ -138,6 +138,11 @@ impl PolicySnapshot {
         };
         let mut errors = errors_of(&response);
         if response.decision() == cedar_policy::Decision::Allow {
+            if !errors.is_empty() {
+                // Cedar skips a policy whose evaluation fails; if that was a forbid, the
+                // allow would be an accident. Fail closed.
+                return self.decision(Effect::Deny, Basis::EvaluationErrors, &response, errors);
+            }
             return self.decision(Effect::Allow, Basis::Policies, &response, errors);
         }
         let forbidden = response.diagnostics().reason().next().is_some();
@@ -146,7 +151,10 @@ impl PolicySnapshot {
             let implying = req.action.implied_by().iter().copied();
             for action in implying.filter(|a| a.applies_to(req.resource.kind())) {
                 match evaluate(action) {
-                    Ok(implied) if implied.decision() == cedar_policy::Decision::Allow => {
+                    Ok(implied)
+                        if implied.decision() == cedar_policy::Decision::Allow
+                            && errors_of(&implied).is_empty() =>
+                    {
                         let basis = Basis::ImpliedBy(action);
                         return self.decision(Effect::Allow, basis, &implied, errors_of(&implied));
                     }

@@ -309,3 +309,20 @@ fn the_action_table_matches_the_schema() {
         }
     }
 }
+
+#[test]
+fn a_forbid_that_fails_to_evaluate_denies_instead_of_being_skipped() {
+    // Valid under the schema, but the addition overflows at run time. Cedar skips a policy
+    // whose evaluation errors; had the broker followed it, this forbid would never apply.
+    let broken = "@id(\"overflowing-forbid\")\nforbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };\n";
+    let (_dir, snapshot) = snapshot_of(&[
+        ("base.cedar", &base_policy()),
+        ("w.cedar", ACME_WRITES),
+        ("f.cedar", broken),
+    ]);
+    let alice = user("acme/alice", &[]);
+    let decision = decide(&snapshot, &alice, Action::Write, &topic("acme", "orders"));
+    assert_eq!(decision.effect, Effect::Deny, "{decision:?}");
+    assert_eq!(decision.basis, Basis::EvaluationErrors);
+    assert!(!decision.errors.is_empty());
+}

@@ -290,7 +290,7 @@ async fn process(
     };
     ready
         .session
-        .set_client_id(header.client_id.as_deref().unwrap_or_default());
+        .set_request(header.client_id.as_deref().unwrap_or_default(), schloss_broker::access::api_name(api));
     if ready
         .expires_at
         .is_some_and(|at| tokio::time::Instant::now() >= at)

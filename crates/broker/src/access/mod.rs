@@ -8,10 +8,12 @@
 
 mod names;
 pub mod operations;
+mod policy;
 mod refs;
 
 pub use names::{InternalName, LocalName, Namespace};
-pub use operations::{Action, ResourceKind};
+pub use operations::{api_name, Action, ResourceKind};
+pub use policy::PolicyAuthorizer;
 pub use refs::{ClusterRef, GateKey, GroupRef, TenantRef, TopicRef};
 
 use crate::metadata::{Image, TopicMeta};

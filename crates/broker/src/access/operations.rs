@@ -170,6 +170,23 @@ pub fn needs(api: ApiKey) -> Option<&'static [Need]> {
         .map(|(_, needs)| *needs)
 }
 
+/// Kafka's name of an API (`Produce`, `DescribeConfigs`): what policies see as
+/// `context.apiName` and the audit log records.
+pub fn api_name(api: ApiKey) -> &'static str {
+    static NAMES: std::sync::OnceLock<Vec<(ApiKey, &'static str)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        // kafka-protocol's variant names are Kafka's API names; leaked once per API.
+        OPERATIONS
+            .iter()
+            .map(|(key, _)| (*key, &*Box::leak(format!("{key:?}").into_boxed_str())))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(key, _)| *key == api)
+        .map_or("Unknown", |(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +217,12 @@ mod tests {
         for (api, needs) in OPERATIONS {
             assert_eq!(needs.is_empty(), pre_auth.contains(api), "{api:?}");
         }
+    }
+
+    #[test]
+    fn api_names_are_kafkas() {
+        assert_eq!(api_name(ApiKey::Produce), "Produce");
+        assert_eq!(api_name(ApiKey::DescribeConfigs), "DescribeConfigs");
+        assert_eq!(api_name(ApiKey::InitProducerId), "InitProducerId");
     }
 }

@@ -21,7 +21,7 @@ fn tenant(name: &str) -> Session {
 fn operator() -> Session {
     let mut session = tenant("ops");
     session.namespace = Namespace::Operator;
-    session.principal = Principal::anonymous(TenantId::new("ops").unwrap());
+    session.subject.principal = Principal::anonymous(TenantId::new("ops").unwrap());
     session
 }
 
