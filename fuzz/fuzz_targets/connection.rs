@@ -38,7 +38,7 @@ use schloss_broker::{Broker, BrokerSettings, ListenerInfo, Session};
 use schloss_fuzz::scratch::ScratchDir;
 use schloss_model::TenantId;
 use schloss_server::conn_state::ConnState;
-use schloss_server::connection::{serve, ConnectionContext, SaslContext};
+use schloss_server::connection::{serve, ConnectionContext, Peer, SaslContext};
 use schloss_server::credentials::CredentialSource;
 use schloss_server::frames::RequestMemory;
 use schloss_server::limits::{ConnectionLimits, ConnectionRegistry};
@@ -222,7 +222,17 @@ fuzz_target!(|data: &[u8]| {
         let deadline = tokio::time::Instant::now() + ctx.authentication_timeout;
         let served = tokio::time::timeout(
             VIRTUAL_LIMIT,
-            serve(stream, initial, ctx, PEER, deadline, slot),
+            serve(
+                stream,
+                initial,
+                ctx,
+                Peer {
+                    addr: PEER,
+                    transport: Default::default(),
+                },
+                deadline,
+                slot,
+            ),
         )
         .await;
         let Ok(outcome) = served else {

@@ -72,8 +72,9 @@ class AuthBroker(Broker):
 
 def start_auth_broker(workdir: Path, authentication_timeout_ms: int = 10000,
                       connections_max_reauth_ms: int = 0, rust_log: str = "info",
-                      broker_extra: str = "") -> AuthBroker:
-    """``broker_extra`` is raw TOML inside the ``[broker]`` table (e.g. connection limits)."""
+                      broker_extra: str = "", authorization: str = "") -> AuthBroker:
+    """``broker_extra`` is raw TOML inside the ``[broker]`` table (e.g. connection limits);
+    ``authorization`` the body of an ``[authorization]`` table (none: mode allow-tenant)."""
     workdir.mkdir(parents=True, exist_ok=True)
     run_cli(workdir, "certs", "dev", "--dir", "certs")
     for login, password in (ALICE, BOB):
@@ -87,6 +88,9 @@ data_dir = {_toml_str(str(workdir / "data"))}
 num_partitions = 1
 auto_create_topics = true
 {broker_extra}
+
+{"[authorization]" if authorization else ""}
+{authorization}
 
 [auth]
 credentials_file = "users.toml"

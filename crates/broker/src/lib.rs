@@ -22,7 +22,7 @@ pub use error::BrokerError;
 pub use handlers::{Reply, SUPPORTED_APIS};
 pub use memory::RequestMemory;
 pub use partitions::{Partition, PartitionRegistry};
-pub use session::{ListenerInfo, Session};
+pub use session::{ListenerInfo, Session, Transport};
 
 use metadata::MetadataStore;
 use schloss_log::{FileCache, Flusher};

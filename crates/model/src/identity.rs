@@ -69,6 +69,16 @@ pub enum Mechanism {
     ScramSha512,
 }
 
+impl Mechanism {
+    /// Whether the principal logged in with SASL (and so has an entry in the credential store).
+    pub fn is_sasl(self) -> bool {
+        matches!(
+            self,
+            Self::SaslPlain | Self::ScramSha256 | Self::ScramSha512
+        )
+    }
+}
+
 /// Who is making a request. Built only by authentication (or by a plaintext listener, which
 /// yields `ANONYMOUS` of the listener's tenant).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

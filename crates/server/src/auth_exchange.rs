@@ -3,7 +3,7 @@
 //! SaslHandshake v0 is followed by bare tokens.
 
 use crate::conn_state::{ConnState, Ready};
-use crate::connection::{encode, CloseReason, ConnectionContext, SaslContext, Step};
+use crate::connection::{encode, CloseReason, ConnectionContext, Peer, SaslContext, Step};
 use crate::limits::ConnectionSlot;
 use crate::sasl::{Round, SaslStep, StepError};
 use bytes::{Bytes, BytesMut};
@@ -84,7 +84,7 @@ pub async fn authenticate(
     correlation_id: i32,
     state: &mut ConnState,
     ctx: &ConnectionContext,
-    peer: SocketAddr,
+    peer: &Peer,
     slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let respond = |error: Option<(ResponseError, &str)>, bytes: Vec<u8>, lifetime: i64| {
@@ -175,8 +175,8 @@ pub async fn authenticate(
             }
         }
         Err(e) => {
-            let message = failure_message(&e, mechanism, peer);
-            brake(&e, sasl, peer).await;
+            let message = failure_message(&e, mechanism, peer.addr);
+            brake(&e, sasl, peer.addr).await;
             Ok(Step::send_and_close(respond(
                 Some((ResponseError::SaslAuthenticationFailed, message)),
                 Vec::new(),
@@ -192,7 +192,7 @@ pub async fn raw_token(
     token: Bytes,
     state: &mut ConnState,
     ctx: &ConnectionContext,
-    peer: SocketAddr,
+    peer: &Peer,
     slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let ConnState::Sasl {
@@ -234,8 +234,8 @@ pub async fn raw_token(
             }
         }
         Err(e) => {
-            failure_message(&e, mechanism, peer);
-            brake(&e, sasl, peer).await;
+            failure_message(&e, mechanism, peer.addr);
+            brake(&e, sasl, peer.addr).await;
             Err(CloseReason::AuthenticationFailed)
         }
     }
@@ -302,7 +302,7 @@ fn admit(
     authenticated: Authenticated,
     reauth: Option<Box<Ready>>,
     ctx: &ConnectionContext,
-    peer: SocketAddr,
+    peer: &Peer,
     slot: &ConnectionSlot,
 ) -> Result<ConnState, &'static str> {
     if reauth.is_none() && slot.bind_tenant(authenticated.tenant()).is_err() {
@@ -312,13 +312,18 @@ fn admit(
         .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ctx.max_reauth_ms));
     match reauth {
         None => Ok(ConnState::ready(
-            Session::new(authenticated, ctx.listener.clone()).with_peer(peer.ip()),
+            Session::new(authenticated, ctx.listener.clone())
+                .with_peer(peer.ip())
+                .with_transport(peer.transport.clone()),
             expires_at,
         )),
         Some(mut ready) => {
             if ready.session.principal() != authenticated.principal() {
                 return Err("Cannot change principals during re-authentication");
             }
+            // The session is rebuilt from what this login proved: roles removed from the
+            // credential store since the first login no longer count.
+            ready.session.reauthenticated(authenticated);
             ready.expires_at = expires_at;
             Ok(ConnState::Ready(ready))
         }

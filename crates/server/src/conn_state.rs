@@ -38,6 +38,8 @@ pub struct Ready {
     pub expires_at: Option<Instant>,
     /// A re-authentication in progress on this live connection.
     pub reauth: Option<(SaslStep, SaslMechanism)>,
+    /// The credential store the session's roles were last checked against.
+    pub credentials: Option<std::sync::Arc<schloss_auth::CredentialStore>>,
 }
 
 impl ConnState {
@@ -46,6 +48,7 @@ impl ConnState {
             session,
             expires_at,
             reauth: None,
+            credentials: None,
         }))
     }
 

@@ -4,7 +4,7 @@
 //! connection from reading and dispatching the next one; a bounded queue limits how many
 //! responses may be outstanding. Authentication (SASL) happens here, in request order.
 
-use crate::conn_state::ConnState;
+use crate::conn_state::{ConnState, Ready};
 use crate::frames::{FrameReader, FrameRules, Meter, RequestMemory};
 use crate::limits::{ConnectionSlot, Refused};
 use crate::sasl::FailureBrake;
@@ -13,7 +13,7 @@ use crate::{auth_exchange, credentials::CredentialSource};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use schloss_auth::SaslMechanism;
-use schloss_broker::{Broker, ListenerInfo, Reply};
+use schloss_broker::{Broker, ListenerInfo, Reply, Transport};
 use schloss_protocol::frame::FrameError;
 use schloss_protocol::header::parse_request_header;
 use schloss_protocol::request::{decode_request, Request};
@@ -55,6 +55,8 @@ pub enum CloseReason {
     AuthenticationFailed,
     #[error("session expired without re-authentication")]
     SessionExpired,
+    #[error("the principal was removed from the credential store")]
+    CredentialsRevoked,
     #[error("{0}")]
     SaslProtocol(&'static str),
     #[error("encoding a response failed: {0}")]
@@ -126,11 +128,30 @@ pub struct ConnectionContext {
     pub request_memory: Arc<RequestMemory>,
 }
 
+/// The other end of a connection: its address, and how it reached us (for policies).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+impl Peer {
+    pub fn ip(&self) -> std::net::IpAddr {
+        self.addr.ip()
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
 pub async fn serve<S>(
     stream: S,
     initial: ConnState,
     ctx: Arc<ConnectionContext>,
-    peer: SocketAddr,
+    peer: Peer,
     auth_deadline: tokio::time::Instant,
     slot: ConnectionSlot,
 ) -> Result<(), CloseReason>
@@ -179,9 +200,9 @@ where
             Err(e) => break Err(e),
         };
         let step = if state.expects_raw_token() {
-            auth_exchange::raw_token(frame, &mut state, &ctx, peer, &slot).await
+            auth_exchange::raw_token(frame, &mut state, &ctx, &peer, &slot).await
         } else {
-            process(frame, &mut state, &ctx, peer, &slot).await
+            process(frame, &mut state, &ctx, &peer, &slot).await
         };
         // The request has been handled (a produce is appended, a fetch holds only its decoded
         // request): its bytes leave the pool, so one connection holds at most one frame's worth,
@@ -244,7 +265,7 @@ async fn process(
     mut frame: Bytes,
     state: &mut ConnState,
     ctx: &ConnectionContext,
-    peer: SocketAddr,
+    peer: &Peer,
     slot: &ConnectionSlot,
 ) -> Result<Step, CloseReason> {
     let header = parse_request_header(&mut frame)?;
@@ -288,14 +309,18 @@ async fn process(
     let ConnState::Ready(ready) = state else {
         return Err(CloseReason::NotAuthenticated(api));
     };
-    ready
-        .session
-        .set_request(header.client_id.as_deref().unwrap_or_default(), schloss_broker::access::api_name(api));
+    ready.session.set_request(
+        header.client_id.as_deref().unwrap_or_default(),
+        schloss_broker::access::api_name(api),
+    );
     if ready
         .expires_at
         .is_some_and(|at| tokio::time::Instant::now() >= at)
     {
         return Err(CloseReason::SessionExpired);
+    }
+    if let Some(sasl) = &ctx.sasl {
+        follow_credentials(ready, &sasl.credentials)?;
     }
     let reply = ctx.broker.handle(&ready.session, version, request).await;
     Ok(match reply {
@@ -312,6 +337,35 @@ async fn process(
             close: false,
         },
     })
+}
+
+/// Applies changes of the credential store to a live SASL session before its next request:
+/// a removed user's connection closes, changed roles decide from now on. (Certificate and
+/// anonymous sessions have no entry in the store: their identity lasts as long as the
+/// connection; see docs/authorization.md.)
+fn follow_credentials(
+    ready: &mut Ready,
+    credentials: &CredentialSource,
+) -> Result<(), CloseReason> {
+    if !ready.session.principal().mechanism.is_sasl() {
+        return Ok(());
+    }
+    let store = credentials.current();
+    if ready
+        .credentials
+        .as_ref()
+        .is_some_and(|seen| Arc::ptr_eq(seen, &store))
+    {
+        return Ok(());
+    }
+    let principal = ready.session.principal();
+    let login = format!("{}/{}", principal.tenant, principal.name);
+    let Some(user) = store.user(&login) else {
+        return Err(CloseReason::CredentialsRevoked);
+    };
+    ready.session.set_roles(user.roles().clone());
+    ready.credentials = Some(store);
+    Ok(())
 }
 
 pub fn encode(

@@ -4,6 +4,7 @@
 //! [`connection::serve`] from a byte buffer.
 
 pub mod auth_exchange;
+pub mod authorization;
 pub mod certs;
 pub mod config;
 pub mod conn_rate;

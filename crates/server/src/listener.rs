@@ -7,11 +7,11 @@
 
 use crate::config::{ListenerConfig, SecurityProtocol};
 use crate::conn_state::ConnState;
-use crate::connection::{self, ConnectionContext};
+use crate::connection::{self, ConnectionContext, Peer};
 use crate::limits::{ConnectionRegistry, ConnectionSlot, Refused};
 use crate::tls::ReloadableTls;
 use schloss_auth::{Authenticated, PrincipalMapper};
-use schloss_broker::Session;
+use schloss_broker::{Session, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,19 +94,28 @@ async fn serve_one(
     let ctx = runtime.ctx.clone();
     // One deadline from accept for the whole of authentication: TLS handshake and SASL.
     let deadline = tokio::time::Instant::now() + ctx.authentication_timeout;
-    let anonymous = || {
+    let mut peer = Peer {
+        addr: peer,
+        transport: Transport {
+            protocol: Some(protocol.for_policy()),
+            ..Transport::default()
+        },
+    };
+    let anonymous = |peer: &Peer| {
         ConnState::ready(
             Session::new(
                 Authenticated::anonymous(tenant.clone()),
                 ctx.listener.clone(),
             )
-            .with_peer(peer.ip()),
+            .with_peer(peer.ip())
+            .with_transport(peer.transport.clone()),
             None,
         )
     };
     match (&runtime.tls, protocol) {
         (None, SecurityProtocol::Plaintext) => {
-            connection::serve(stream, anonymous(), ctx, peer, deadline, slot).await
+            let initial = anonymous(&peer);
+            connection::serve(stream, initial, ctx, peer, deadline, slot).await
         }
         (None, _) => connection::serve(stream, ConnState::PreAuth, ctx, peer, deadline, slot).await,
         (Some(tls), _) => {
@@ -123,21 +132,26 @@ async fn serve_one(
                     ))
                 }
             };
+            let tls_session = stream.get_ref().1;
+            peer.transport.tls_version = tls_session.protocol_version().map(tls_version_name);
+            let leaf = tls_session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
+            if let Some(der) = &leaf {
+                add_certificate_names(&mut peer.transport, der);
+            }
             let initial = if protocol == SecurityProtocol::SaslSsl {
                 ConnState::PreAuth
             } else {
-                let leaf = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .map(|c| c.as_ref().to_vec());
                 match (leaf, &runtime.mapper) {
                     (Some(der), Some(mapper)) => match mapper.map_certificate(&der) {
                         Ok(auth) => {
                             tracing::debug!(%peer, principal = %auth.principal().name, tenant = %auth.tenant(), "client certificate mapped");
                             ConnState::ready(
-                                Session::new(auth, ctx.listener.clone()).with_peer(peer.ip()),
+                                Session::new(auth, ctx.listener.clone())
+                                    .with_peer(peer.ip())
+                                    .with_transport(peer.transport.clone()),
                                 None,
                             )
                         }
@@ -148,11 +162,41 @@ async fn serve_one(
                     },
                     // No certificate: only possible when client auth is not required, which
                     // the config allows only on loopback (or explicitly insecure) listeners.
-                    _ => anonymous(),
+                    _ => anonymous(&peer),
                 }
             };
             connection::serve(stream, initial, ctx, peer, deadline, slot).await
         }
+    }
+}
+
+/// Java's names of TLS versions (`TLSv1.3`), as Kafka reports them.
+fn tls_version_name(version: rustls::ProtocolVersion) -> String {
+    match version {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The SPIFFE id (the first `spiffe://` URI SAN) and the other SANs of the client's
+/// certificate, for policies. A certificate that does not parse adds nothing (the principal
+/// mapper refuses it separately).
+fn add_certificate_names(transport: &mut Transport, der: &[u8]) {
+    let Ok(identity) = schloss_auth::CertIdentity::from_der(der) else {
+        return;
+    };
+    for san in identity.sans {
+        let name = match san {
+            schloss_auth::San::Uri(uri) => {
+                if transport.spiffe_id.is_none() && uri.starts_with("spiffe://") {
+                    transport.spiffe_id = Some(uri.clone());
+                }
+                uri
+            }
+            schloss_auth::San::Dns(name) | schloss_auth::San::Email(name) => name,
+        };
+        transport.san.push(name);
     }
 }
 

@@ -1,5 +1,5 @@
-//! `schloss serve`: open the broker, bind every listener, run until SIGTERM / Ctrl-C.
-//! SIGHUP reloads TLS certificates.
+//! `schloss serve`: load the policies, open the broker, bind every listener, run until
+//! SIGTERM / Ctrl-C. SIGHUP reloads TLS certificates and the policy files.
 
 use crate::config::{Config, SecurityProtocol};
 use crate::connection::{ConnectionContext, SaslContext};
@@ -25,10 +25,20 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let limits = config.connections.clone();
     let connections = ConnectionRegistry::new(limits.limits.clone());
     let request_memory = Arc::new(RequestMemory::new(limits.queued_max_request_bytes));
+    // Policies first: a set that does not load refuses to start before anything is opened.
+    let policies = crate::authorization::open_store(config.authorization.clone())?;
+    let gate = schloss_broker::access::Gate::new(
+        Arc::new(schloss_broker::access::PolicyAuthorizer::new(
+            policies.clone(),
+        )),
+        Arc::new(schloss_broker::access::NoAudit),
+    );
     let broker = schloss_broker::Broker::open(config.broker)
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?
-        .with_request_memory(request_memory.for_broker());
+        .with_request_memory(request_memory.for_broker())
+        .with_access(gate);
+    let _policy_watcher = crate::authorization::watch(&policies)?;
     let credentials = match &config.auth.credentials_file {
         Some(path) => Some(
             CredentialSource::open(path, broker.clone())
@@ -112,7 +122,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         tracing::info!(listener = %bound.config.name, address = %bound.local, cluster_id = %broker.cluster_id(), "listening");
         tokio::spawn(listener::run(bound, runtime));
     }
-    wait_for_shutdown(reloadable).await;
+    wait_for_shutdown(reloadable, &policies).await;
     tracing::info!("shutting down");
     Ok(())
 }
@@ -140,8 +150,11 @@ fn apply_fd_budget(config: &mut Config) {
     config.connections.limits.max_connections = budget.max_connections;
 }
 
-/// Runs until SIGTERM or Ctrl-C; reloads TLS material on each SIGHUP.
-async fn wait_for_shutdown(tls: Vec<(String, Arc<ReloadableTls>)>) {
+/// Runs until SIGTERM or Ctrl-C; reloads TLS material and the policies on each SIGHUP.
+async fn wait_for_shutdown(
+    tls: Vec<(String, Arc<ReloadableTls>)>,
+    policies: &Arc<schloss_policy::PolicyStore>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -161,6 +174,8 @@ async fn wait_for_shutdown(tls: Vec<(String, Arc<ReloadableTls>)>) {
                         Err(e) => tracing::error!(listener = %name, error = %e, "tls reload failed; the previous certificates stay in use"),
                     }
                 }
+                // The outcome reached the log through the store's hook.
+                let _ = policies.reload();
             }
         }
     }

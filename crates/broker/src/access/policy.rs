@@ -62,7 +62,9 @@ impl Authorizer for PolicyAuthorizer {
 /// action on the `Cluster` (or `Alter` on it, for actions a cluster cannot take).
 fn policy_resource(request: &AccessRequest<'_>) -> (Action, PolicyResource) {
     let owned = |name: &InternalName| -> Option<(TenantId, String)> {
-        let (tenant, local) = name.as_str().split_once(schloss_model::INTERNAL_SEPARATOR)?;
+        let (tenant, local) = name
+            .as_str()
+            .split_once(schloss_model::INTERNAL_SEPARATOR)?;
         Some((TenantId::new(tenant).ok()?, local.to_owned()))
     };
     let resource = match request.resource {

@@ -58,6 +58,16 @@ impl SecurityProtocol {
     pub fn uses_sasl(self) -> bool {
         matches!(self, Self::SaslPlaintext | Self::SaslSsl)
     }
+
+    /// The same protocol as policies see it (`context.securityProtocol`).
+    pub fn for_policy(self) -> schloss_policy::SecurityProtocol {
+        match self {
+            Self::Plaintext => schloss_policy::SecurityProtocol::Plaintext,
+            Self::Ssl => schloss_policy::SecurityProtocol::Ssl,
+            Self::SaslPlaintext => schloss_policy::SecurityProtocol::SaslPlaintext,
+            Self::SaslSsl => schloss_policy::SecurityProtocol::SaslSsl,
+        }
+    }
 }
 
 /// Kafka's `ssl.client.auth`.

@@ -1,6 +1,7 @@
 //! The configuration file: TOML parsed into a raw form (unknown keys rejected), then validated
 //! into typed values. Every error names the key it is about.
 
+mod authorization;
 mod ceilings;
 mod connections;
 mod groups;
@@ -50,6 +51,7 @@ struct RawConfig {
     listeners: Vec<listener::RawListener>,
     auth: Option<listener::RawAuth>,
     groups: Option<groups::RawGroups>,
+    authorization: Option<authorization::RawAuthorization>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +113,8 @@ pub struct Config {
     pub connections: ConnectionConfig,
     /// `broker.log_max_open_files` as configured; `None`: derived from the descriptor limit.
     pub log_max_open_files: Option<usize>,
+    /// `[authorization]`: mode, policy directory, super users.
+    pub authorization: schloss_policy::StoreConfig,
 }
 
 impl Config {
@@ -194,6 +198,7 @@ impl Config {
             auth,
             connections,
             log_max_open_files,
+            authorization: authorization::authorization(raw.authorization)?,
         })
     }
 }
