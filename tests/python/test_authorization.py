@@ -18,7 +18,7 @@ import pytest
 ck = pytest.importorskip("confluent_kafka")
 
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
 from auth_support import librdkafka_conf, run_cli, start_auth_broker  # noqa: E402
 from conftest import have_kcat, wait_until  # noqa: E402
@@ -34,6 +34,7 @@ ANA = ("acme/ana", "ana-s3cret")  # role analytics: policies/examples/analytics-
 TEMP = ("acme/temp", "temp-s3cret")  # removed from the credential file by a test
 WES = ("acme/wes", "wes-s3cret")  # role writer (below); loses it in a test
 GINA = ("globex/gina", "gina-s3cret")
+ROOT = ("ops/root", "root-s3cret")  # role operator: every tenant, by internal names
 
 # Written next to the repository's policies for this broker only.
 TEST_POLICIES = {
@@ -81,6 +82,7 @@ def cedar_broker(tmp_path_factory):
     prepare(workdir)
     run_cli(workdir, "users", "add", ANA[0], "--password", ANA[1], "--roles", "analytics")
     run_cli(workdir, "users", "add", WES[0], "--password", WES[1], "--roles", "writer")
+    run_cli(workdir, "users", "add", ROOT[0], "--password", ROOT[1], "--roles", "operator")
     for login, password in (ADMIN, BILLING, TEMP, GINA):
         run_cli(workdir, "users", "add", login, "--password", password)
     b = start_auth_broker(workdir, authorization=AUTHORIZATION, rust_log="info,schloss=debug")
@@ -314,3 +316,28 @@ def test_a_broken_policy_set_refuses_to_start(tmp_path):
     message = (tmp_path / "broker.log").read_text(errors="replace")
     assert "typed.cedar:3" in message or "typed.cedar:4" in message, message
     assert "unknown.cedar:2" in message, message
+
+
+def test_internal_logs_are_no_topics_even_for_operators(cedar_broker):
+    admin = AdminClient(conf(cedar_broker, ROOT))
+    assert "acme.orders" in admin.list_topics(timeout=TIMEOUT_S).topics
+    for name in ("__consumer_offsets", "__cluster_metadata"):
+        with pytest.raises(ck.KafkaException) as created:
+            admin.create_topics([NewTopic(name, 1, 1)])[name].result(TIMEOUT_S)
+        assert created.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        with pytest.raises(ck.KafkaException) as deleted:
+            admin.delete_topics([name])[name].result(TIMEOUT_S)
+        assert deleted.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert (cedar_broker.data_dir / "__consumer_offsets-0").is_dir()
+
+
+def test_broker_configs_show_tenants_no_paths(cedar_broker):
+    def broker_configs(who) -> dict:
+        admin = AdminClient(conf(cedar_broker, who))
+        resource = ConfigResource("broker", "1")
+        return {k: v.value for k, v in admin.describe_configs([resource])[resource].result(TIMEOUT_S).items()}
+
+    assert "log.dirs" in broker_configs(ROOT)
+    tenant_view = broker_configs(ADMIN)
+    assert "log.dirs" not in tenant_view
+    assert not any(str(cedar_broker.workdir) in str(v) for v in tenant_view.values()), tenant_view

@@ -1,10 +1,8 @@
-//! The server's side of authorization: the policy store from `[authorization]`, its reload
-//! outcomes in the broker log, and the watcher that picks up edited policy files.
+//! The server's side of authorization: the policy store from `[authorization]` and the
+//! watcher that picks up edited policy files.
 
 use anyhow::Context;
-use schloss_policy::{
-    Mode, PolicyStore, ReloadEvent, ReloadHook, StoreConfig, Watcher, POLL_INTERVAL,
-};
+use schloss_policy::{Mode, PolicyStore, StoreConfig, Watcher, POLL_INTERVAL};
 use std::sync::Arc;
 
 /// Loads the policies; a set that fails to load is an error naming file, line and Cedar's
@@ -14,8 +12,8 @@ pub fn open_store(config: StoreConfig) -> anyhow::Result<Arc<PolicyStore>> {
         Mode::Cedar { dir } => format!("loading the policies in {}", dir.display()),
         Mode::AllowTenant => "authorization mode allow-tenant".to_owned(),
     };
-    let hook: ReloadHook = Arc::new(log_event);
-    let store = PolicyStore::open(config, Some(hook)).context(described)?;
+    // The store logs every outcome itself; the audit log will hook in here.
+    let store = PolicyStore::open(config, None).context(described)?;
     Ok(Arc::new(store))
 }
 
@@ -28,33 +26,5 @@ pub fn watch(store: &Arc<PolicyStore>) -> anyhow::Result<Option<Watcher>> {
                 .context("starting the policy watcher")?,
         )),
         Mode::AllowTenant => Ok(None),
-    }
-}
-
-fn log_event(event: &ReloadEvent) {
-    match event {
-        ReloadEvent::Accepted {
-            generation,
-            sha256,
-            policies,
-            warnings,
-        } => {
-            tracing::info!(generation, %sha256, policies, "policy set loaded");
-            for warning in warnings {
-                tracing::warn!(generation, %warning, "policy set warning");
-            }
-        }
-        ReloadEvent::Unchanged { .. } => {}
-        ReloadEvent::Refused {
-            kept_generation,
-            error,
-        } => match kept_generation {
-            Some(kept) => tracing::error!(
-                kept_generation = kept,
-                %error,
-                "policy set refused; the previous set stays in force"
-            ),
-            None => tracing::error!(%error, "policy set refused"),
-        },
     }
 }

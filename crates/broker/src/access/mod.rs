@@ -11,7 +11,7 @@ pub mod operations;
 mod policy;
 mod refs;
 
-pub use names::{InternalName, LocalName, Namespace};
+pub use names::{InternalName, LocalName, Namespace, INTERNAL_LOGS};
 pub use operations::{api_name, Action, ResourceKind};
 pub use policy::PolicyAuthorizer;
 pub use refs::{ClusterRef, GateKey, GroupRef, TenantRef, TopicRef};
@@ -168,7 +168,9 @@ impl Gate {
         local: &str,
     ) -> Result<TopicRef, Refusal> {
         let (internal, local) = session.namespace().to_internal(local);
-        if !self.check(session, action, Resource::Topic(&internal)) {
+        // The broker's internal logs are not topics, for operators neither: refused before
+        // any policy is asked, so no policy can open them.
+        if internal.is_internal_log() || !self.check(session, action, Resource::Topic(&internal)) {
             return Err(Refusal::Denied);
         }
         Ok(TopicRef::new(internal, local))

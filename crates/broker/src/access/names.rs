@@ -11,7 +11,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InternalName(String);
 
+/// The broker's own logs (partition 0 of each lives in `<name>-0` in the data directory).
+/// No topic may have one of these names, whoever asks: a topic's partition directory would be
+/// the internal log's.
+pub const INTERNAL_LOGS: &[&str] = &["__cluster_metadata", "__consumer_offsets"];
+
 impl InternalName {
+    /// Whether this is the name of one of the broker's internal logs.
+    pub fn is_internal_log(&self) -> bool {
+        INTERNAL_LOGS.contains(&self.0.as_str())
+    }
+
     // INVARIANT: only the gate (this module's parent) turns strings into internal names;
     // every name it turns was either mapped by `Namespace::to_internal` or read back from
     // the metadata image, which only stores internal names.
@@ -116,6 +126,21 @@ mod tests {
             local(&Namespace::Operator, "acme.orders").as_deref(),
             Some("acme.orders")
         );
+    }
+
+    #[test]
+    fn internal_logs_are_the_directories_the_broker_keeps() {
+        for dir in [crate::metadata::METADATA_DIR, crate::groups::OFFSETS_DIR] {
+            let name = dir.strip_suffix("-0").unwrap();
+            assert!(
+                InternalName::trusted(name.to_owned()).is_internal_log(),
+                "{dir}"
+            );
+        }
+        // A tenant's name never is one: it is always qualified.
+        let (name, _) =
+            Namespace::Tenant(TenantId::new("acme").unwrap()).to_internal("__consumer_offsets");
+        assert!(!name.is_internal_log());
     }
 
     #[test]

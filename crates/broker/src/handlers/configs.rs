@@ -52,7 +52,11 @@ pub fn describe(
                             "not authorized to describe broker configs".to_owned(),
                         )
                     })
-                    .and_then(|_| broker_entries(broker, &resource.resource_name)),
+                    .and_then(|_| {
+                        let operator =
+                            matches!(session.namespace(), crate::access::Namespace::Operator);
+                        broker_entries(broker, &resource.resource_name, operator)
+                    }),
                 other => Err((
                     ResponseError::InvalidRequest,
                     format!("unsupported resource type {other}"),
@@ -163,7 +167,13 @@ fn topic_entries(
         .collect())
 }
 
-fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
+/// The broker resource's configs. Tenants (`operator` false) do not see where the broker keeps
+/// its files: a filesystem path tells one tenant nothing it needs and an attacker a lot.
+fn broker_entries(
+    broker: &Broker,
+    name: &str,
+    operator: bool,
+) -> Result<Vec<Entry>, (ResponseError, String)> {
     let s = &broker.settings;
     if !name.is_empty() && name != s.node_id.to_string() {
         return Err((
@@ -233,6 +243,9 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
             "Session lifetime of SASL connections before they must re-authenticate (KIP-368); 0 disables expiry.",
         ),
     ];
+    if !operator {
+        entries.retain(|e| e.name != "log.dirs");
+    }
     // The broker-level names of every topic default, with their effective values.
     let empty = BTreeMap::new();
     let eff = EffectiveConfig {
