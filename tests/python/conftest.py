@@ -196,9 +196,11 @@ def start_broker(
     retention_check_interval_ms: int = 300000,
     broker_extra: str = "",
     preexec_fn: Callable[[], None] | None = None,
+    authorization: str = "",
 ) -> Broker:
     """A broker with one PLAINTEXT listener; ``broker_extra`` is raw TOML inside the
-    ``[broker]`` table (e.g. connection limits)."""
+    ``[broker]`` table (e.g. connection limits), ``authorization`` the body of an
+    ``[authorization]`` table (none: mode allow-tenant)."""
     data_dir = workdir / "data"
     defaults = "\n".join(
         f"{_toml_str(k)} = {_toml_str(v)}" for k, v in (topic_defaults or {}).items()
@@ -222,6 +224,8 @@ advertised = "127.0.0.1:0"
 security_protocol = "PLAINTEXT"
 tenant = "default"
 """
+    if authorization:
+        config += f"\n[authorization]\n{authorization}\n"
     launched = launch(workdir, config, ["PLAINTEXT"], preexec_fn=preexec_fn)
     host, port = launched.listeners["PLAINTEXT"]
     return Broker(launched.proc, workdir, host, port, launched.log_path, launched.captured,
