@@ -341,3 +341,57 @@ def test_broker_configs_show_tenants_no_paths(cedar_broker):
     tenant_view = broker_configs(ADMIN)
     assert "log.dirs" not in tenant_view
     assert not any(str(cedar_broker.workdir) in str(v) for v in tenant_view.values()), tenant_view
+
+
+def test_authorized_operations_follow_the_policies(cedar_broker):
+    """KIP-430: what a principal may do, as Metadata/DescribeCluster/DescribeGroups report it."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation
+
+    def topic_ops(who, topic: str) -> set:
+        admin = AdminClient(conf(cedar_broker, who))
+        described = admin.describe_topics(TopicCollection([topic]),
+                                          include_authorized_operations=True)[topic].result(TIMEOUT_S)
+        return set(described.authorized_operations)
+
+    everything = {AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DELETE,
+                  AclOperation.ALTER, AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS,
+                  AclOperation.ALTER_CONFIGS}
+    assert topic_ops(ADMIN, "orders") == everything
+    # The analytics role reads and reads configs; Describe is implied by Read.
+    assert topic_ops(ANA, "orders") == {AclOperation.READ, AclOperation.DESCRIBE,
+                                        AclOperation.DESCRIBE_CONFIGS}
+    assert topic_ops(BILLING, "billing-invoices") == {AclOperation.READ, AclOperation.WRITE,
+                                                      AclOperation.DESCRIBE}
+
+    def cluster_ops(who) -> set:
+        admin = AdminClient(conf(cedar_broker, who))
+        return set(admin.describe_cluster(include_authorized_operations=True).result(TIMEOUT_S)
+                   .authorized_operations)
+
+    # An operator's cluster is the real one (all 7 of Kafka's cluster operations); a tenant's
+    # is its tenant, where ClusterAction (broker-to-broker) never applies.
+    assert len(cluster_ops(ROOT)) == 7
+    assert cluster_ops(ADMIN) == {AclOperation.CREATE, AclOperation.ALTER, AclOperation.DESCRIBE,
+                                  AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS,
+                                  AclOperation.IDEMPOTENT_WRITE}
+    assert cluster_ops(ANA) == {AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS}
+
+    # A live group of ana's (analytics-*): she may read it, hence describe it.
+    c = Consumer({**conf(cedar_broker, ANA), "group.id": "analytics-ops", "auto.offset.reset": "earliest"})
+    try:
+        c.subscribe(["orders"])
+        deadline = time.monotonic() + TIMEOUT_S
+        while not c.assignment() and time.monotonic() < deadline:
+            c.poll(0.2)
+        admin = AdminClient(conf(cedar_broker, ANA))
+        group = admin.describe_consumer_groups(["analytics-ops"], include_authorized_operations=True)[
+            "analytics-ops"].result(TIMEOUT_S)
+        assert set(group.authorized_operations) == {AclOperation.READ, AclOperation.DESCRIBE}
+        admin = AdminClient(conf(cedar_broker, ADMIN))
+        group = admin.describe_consumer_groups(["analytics-ops"], include_authorized_operations=True)[
+            "analytics-ops"].result(TIMEOUT_S)
+        assert set(group.authorized_operations) == {AclOperation.READ, AclOperation.DESCRIBE,
+                                                    AclOperation.DELETE}
+    finally:
+        c.close()

@@ -284,6 +284,117 @@ impl Gate {
     }
 }
 
+/// KIP-430's authorized operations: which of the operations Kafka lists for a resource type the
+/// session may perform, as Kafka's bit field (bit n set for the operation with code n). The
+/// questions are not audited: they describe permissions, they do not use them.
+impl Gate {
+    /// Kafka's `AclEntry.supportedOperations(TOPIC)`.
+    const TOPIC_OPERATIONS: [Action; 8] = [
+        Action::Read,
+        Action::Write,
+        Action::Create,
+        Action::Delete,
+        Action::Alter,
+        Action::Describe,
+        Action::DescribeConfigs,
+        Action::AlterConfigs,
+    ];
+    /// Kafka's `AclEntry.supportedOperations(GROUP)`, as far as groups have them here (group
+    /// configs are not served: no DescribeConfigs or AlterConfigs).
+    const GROUP_OPERATIONS: [Action; 3] = [Action::Read, Action::Describe, Action::Delete];
+    /// Kafka's `AclEntry.supportedOperations(CLUSTER)`; a tenant's virtual cluster has all but
+    /// ClusterAction (the schema does not apply it to a Tenant).
+    const CLUSTER_OPERATIONS: [Action; 7] = [
+        Action::Create,
+        Action::ClusterAction,
+        Action::DescribeConfigs,
+        Action::AlterConfigs,
+        Action::IdempotentWrite,
+        Action::Alter,
+        Action::Describe,
+    ];
+
+    fn allowed_bits(
+        &self,
+        session: &Session,
+        resource: Resource<'_>,
+        kind: ResourceKind,
+        actions: &[Action],
+    ) -> i32 {
+        actions
+            .iter()
+            .filter(|action| action.applies_to(kind))
+            .filter(|action| {
+                let request = AccessRequest {
+                    action: **action,
+                    resource,
+                };
+                self.authorizer.decide(session, &request).allowed
+            })
+            .fold(0, |bits, action| {
+                bits | (1 << kafka_operation_code(*action))
+            })
+    }
+
+    /// The operations the session may perform on a topic it already reached.
+    pub fn topic_operations(&self, session: &Session, topic: &TopicRef) -> i32 {
+        let resource = Resource::Topic(topic.internal());
+        self.allowed_bits(
+            session,
+            resource,
+            ResourceKind::Topic,
+            &Self::TOPIC_OPERATIONS,
+        )
+    }
+
+    /// The operations the session may perform on the group it names `local`.
+    pub fn group_operations(&self, session: &Session, local: &str) -> i32 {
+        let (internal, _) = session.namespace().to_internal(local);
+        let resource = Resource::Group(&internal);
+        self.allowed_bits(
+            session,
+            resource,
+            ResourceKind::Group,
+            &Self::GROUP_OPERATIONS,
+        )
+    }
+
+    /// The operations the session may perform on its cluster: its tenant, or the real cluster
+    /// for an operator.
+    pub fn cluster_operations(&self, session: &Session) -> i32 {
+        match session.namespace() {
+            Namespace::Tenant(tenant) => self.allowed_bits(
+                session,
+                Resource::Tenant(tenant),
+                ResourceKind::Tenant,
+                &Self::CLUSTER_OPERATIONS,
+            ),
+            Namespace::Operator => self.allowed_bits(
+                session,
+                Resource::Cluster,
+                ResourceKind::Cluster,
+                &Self::CLUSTER_OPERATIONS,
+            ),
+        }
+    }
+}
+
+/// Kafka's code of an ACL operation (`AclOperation`): the bit it has in authorized operations.
+pub fn kafka_operation_code(action: Action) -> u8 {
+    match action {
+        Action::Read => 3,
+        Action::Write => 4,
+        Action::Create => 5,
+        Action::Delete => 6,
+        Action::Alter => 7,
+        Action::Describe => 8,
+        Action::ClusterAction => 9,
+        Action::DescribeConfigs => 10,
+        Action::AlterConfigs => 11,
+        Action::IdempotentWrite => 12,
+    }
+}
+
 /// For broker internals that serve no client directly (recovery opening every partition at
 /// start, the group coordinator resolving names the gate already mapped): the raw lookups the
 /// gate otherwise keeps to itself. Handlers never call this.

@@ -29,7 +29,11 @@ pub fn describe_cluster(
         .with_endpoint_type(request.endpoint_type)
         .with_cluster_id(str_bytes(&broker.cluster_id()))
         .with_controller_id(node)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            broker.access.cluster_operations(session)
+        } else {
+            AUTHORIZED_OPERATIONS_OMITTED
+        })
         .with_brokers(vec![DescribeClusterBroker::default()
             .with_broker_id(node)
             .with_host(str_bytes(&session.listener.advertised_host))
@@ -81,8 +85,8 @@ pub fn describe_topic_partitions(
             .access
             .topic(session, Action::Describe, &name)
             .ok()
-            .and_then(|t| image.topic(&t).cloned());
-        let Some(meta) = found else {
+            .and_then(|t| image.topic(&t).cloned().map(|meta| (t, meta)));
+        let Some((topic, meta)) = found else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_name(Some(topic_name(&name)))
@@ -120,7 +124,8 @@ pub fn describe_topic_partitions(
                 .with_name(Some(topic_name(&name)))
                 .with_topic_id(meta.id)
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED),
+                // Kafka always answers these here (KIP-966 has no flag for them).
+                .with_topic_authorized_operations(broker.access.topic_operations(session, &topic)),
         );
         if index < meta.partitions {
             next_cursor = Some(

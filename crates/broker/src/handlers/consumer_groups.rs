@@ -13,9 +13,6 @@ use kafka_protocol::messages::consumer_group_heartbeat_response as heartbeat;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-/// READ | DELETE | DESCRIBE.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
-
 pub async fn heartbeat(
     broker: &Broker,
     session: &Session,
@@ -165,7 +162,7 @@ pub async fn describe(
                     d.assignment_epoch = g.assignment_epoch;
                     d.assignor_name = StrBytes::from_string(g.assignor);
                     if r.include_authorized_operations {
-                        d.authorized_operations = GROUP_OPERATIONS;
+                        d.authorized_operations = broker.access.group_operations(session, &id.0);
                     }
                     d.members = g
                         .members

@@ -21,8 +21,6 @@ use kafka_protocol::protocol::StrBytes;
 
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
-/// READ | DELETE | DESCRIBE: every group operation, while no authorizer is wired in.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub fn find_coordinator(
     broker: &Broker,
@@ -441,7 +439,7 @@ pub async fn describe(
                         })
                         .collect();
                     if include_ops {
-                        d.authorized_operations = GROUP_OPERATIONS;
+                        d.authorized_operations = broker.access.group_operations(session, &id.0);
                     }
                 }
             }

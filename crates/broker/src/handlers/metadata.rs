@@ -30,7 +30,22 @@ pub async fn handle(
             .with_port(session.listener.advertised_port)])
         .with_cluster_id(Some(str_bytes(&broker.cluster_id())))
         .with_controller_id(BrokerId(node))
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+        .with_cluster_authorized_operations(
+            if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
+                broker.access.cluster_operations(session)
+            } else {
+                AUTHORIZED_OPERATIONS_OMITTED
+            },
+        );
+    // KIP-430: what the caller may do with each topic, when asked (v8+).
+    let with_ops = version >= 8 && request.include_topic_authorized_operations;
+    let ops = |topic: &TopicRef| {
+        if with_ops {
+            broker.access.topic_operations(session, topic)
+        } else {
+            AUTHORIZED_OPERATIONS_OMITTED
+        }
+    };
 
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let wanted = match request.topics {
@@ -44,7 +59,7 @@ pub async fn handle(
             .access
             .topics(session, Action::Describe, &image)
             .iter()
-            .map(|(topic, meta)| describe(broker, meta, topic.local()))
+            .map(|(topic, meta)| describe(broker, meta, topic.local(), ops(topic)))
             .collect();
         return response;
     };
@@ -56,14 +71,16 @@ pub async fn handle(
         // A non-nil id means "look up by id", whatever the name says: Java 4.x sends an
         // empty name with the id.
         let entry = match (&topic.name, topic.topic_id.is_nil()) {
-            (Some(name), true) => by_name(broker, session, name, auto_create, &mut allowance).await,
+            (Some(name), true) => {
+                by_name(broker, session, name, auto_create, &mut allowance, &ops).await
+            }
             (_, false) => {
                 let image = broker.metadata.image();
                 match broker
                     .access
                     .topic_by_id(session, Action::Describe, &image, &topic.topic_id)
                 {
-                    Ok((t, meta)) => describe(broker, &meta, t.local()),
+                    Ok((t, meta)) => describe(broker, &meta, t.local(), ops(&t)),
                     Err(_) => MetadataResponseTopic::default()
                         .with_topic_id(topic.topic_id)
                         .with_error_code(code(ResponseError::UnknownTopicId)),
@@ -83,6 +100,7 @@ async fn by_name(
     name: &kafka_protocol::messages::TopicName,
     auto_create: bool,
     allowance: &mut PartitionAllowance,
+    ops: &impl Fn(&TopicRef) -> i32,
 ) -> MetadataResponseTopic {
     let failed = |error: ResponseError| {
         MetadataResponseTopic::default()
@@ -95,7 +113,7 @@ async fn by_name(
         Err(e) => return failed(topic_refusal(e)),
     };
     if let Some(t) = broker.metadata.image().topic(&topic) {
-        return describe(broker, t, &name.0);
+        return describe(broker, t, &name.0, ops(&topic));
     }
     if !auto_create {
         return failed(ResponseError::UnknownTopicOrPartition);
@@ -114,11 +132,11 @@ async fn by_name(
     )
     .await
     {
-        Ok(t) => describe(broker, &t, &name.0),
+        Ok(t) => describe(broker, &t, &name.0, ops(&topic)),
         // Created concurrently by someone else: describe what is there now.
         Err((ResponseError::TopicAlreadyExists, _)) => {
             match broker.metadata.image().topic(&topic) {
-                Some(t) => describe(broker, t, &name.0),
+                Some(t) => describe(broker, t, &name.0, ops(&topic)),
                 None => failed(ResponseError::UnknownTopicOrPartition),
             }
         }
@@ -126,12 +144,12 @@ async fn by_name(
     }
 }
 
-fn describe(broker: &Broker, topic: &TopicMeta, local: &str) -> MetadataResponseTopic {
+fn describe(broker: &Broker, topic: &TopicMeta, local: &str, ops: i32) -> MetadataResponseTopic {
     let node = BrokerId(broker.settings.node_id);
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(local)))
         .with_topic_id(topic.id)
-        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_topic_authorized_operations(ops)
         .with_partitions(
             (0..topic.partitions)
                 .map(|index| {
