@@ -395,3 +395,28 @@ def test_authorized_operations_follow_the_policies(cedar_broker):
                                                     AclOperation.DELETE}
     finally:
         c.close()
+
+
+def test_offsets_of_a_denied_topic_answer_29(cedar_broker):
+    """OffsetCommit and OffsetFetch name topics too: a topic one may not read answers
+    TOPIC_AUTHORIZATION_FAILED per partition, whether or not it exists, as in Kafka."""
+    from confluent_kafka import TopicPartition
+
+    c = Consumer({**conf(cedar_broker, BILLING), "group.id": "billing-offsets",
+                  "enable.auto.commit": False})
+    try:
+        for topic in ("orders", "no-such-topic"):
+            try:
+                result = c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+                errors = {tp.error.code() for tp in result if tp.error is not None}
+            except ck.KafkaException as e:
+                errors = {e.args[0].code()}
+            assert errors == {KafkaError.TOPIC_AUTHORIZATION_FAILED}, (topic, errors)
+        fetched = c.committed([TopicPartition("orders", 0)], timeout=TIMEOUT_S)
+        assert fetched[0].error is not None
+        assert fetched[0].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        # Its own topic commits and reads back.
+        c.commit(offsets=[TopicPartition("billing-invoices", 0, 2)], asynchronous=False)
+        assert c.committed([TopicPartition("billing-invoices", 0)], timeout=TIMEOUT_S)[0].offset == 2
+    finally:
+        c.close()

@@ -3,7 +3,7 @@
 //! coordinator stores internal names.
 
 use super::{code, group_ref, str_bytes, topic_name, Reply};
-use crate::access::Action;
+use crate::access::{Action, Refusal};
 use crate::groups::{CommitPartition, CommitRequest, OffsetValue};
 use crate::metadata::Image;
 use crate::{Broker, Session};
@@ -22,25 +22,34 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
 
-/// The internal name of a topic the client names, if that topic exists for it and the gate
-/// allows `action` on it (Kafka answers a denied topic here as an unknown one too).
+/// The internal name and partition count of a topic the client names. As in Kafka, a topic the
+/// gate denies is TOPIC_AUTHORIZATION_FAILED whether or not it exists (authorization comes
+/// first, so nothing leaks), and an allowed one that does not exist is
+/// UNKNOWN_TOPIC_OR_PARTITION.
 fn known_topic(
     broker: &Broker,
     image: &Image,
     session: &Session,
     action: Action,
     local: &str,
-) -> Option<(String, i32)> {
-    let topic = broker.access.topic(session, action, local).ok()?;
+) -> Result<(String, i32), ResponseError> {
+    let topic = broker
+        .access
+        .topic(session, action, local)
+        .map_err(|refusal| match refusal {
+            Refusal::Denied => ResponseError::TopicAuthorizationFailed,
+            Refusal::Invalid | Refusal::Unknown => ResponseError::UnknownTopicOrPartition,
+        })?;
     image
         .topic(&topic)
         .map(|t| (topic.internal().as_str().to_owned(), t.partitions))
+        .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
 type PartitionCodes = Vec<(i32, i16)>;
-/// A requested topic: the client's name, the internal one if it exists, partitions with
-/// whether each exists.
-type DeletePlan = Vec<(TopicName, Option<String>, Vec<(i32, bool)>)>;
+/// A requested topic: the client's name, the internal one if it exists and is allowed,
+/// partitions with the error each answers before deletion (0: none).
+type DeletePlan = Vec<(TopicName, Option<String>, Vec<(i32, i16)>)>;
 
 pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitRequest) -> Reply {
     let image = broker.metadata.image();
@@ -54,7 +63,7 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
         let mut parts = Vec::new();
         for p in &t.partitions {
             match &known {
-                Some((_, count)) if (0..*count).contains(&p.partition_index) => {
+                Ok((_, count)) if (0..*count).contains(&p.partition_index) => {
                     parts.push(CommitPartition {
                         partition: p.partition_index,
                         offset: p.committed_offset,
@@ -66,18 +75,21 @@ pub fn commit(broker: &Broker, session: &Session, version: i16, r: OffsetCommitR
                         metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
                     })
                 }
-                _ => {
+                Ok(_) => {
                     early.insert(
                         p.partition_index,
                         code(ResponseError::UnknownTopicOrPartition),
                     );
                 }
+                Err(e) => {
+                    early.insert(p.partition_index, code(*e));
+                }
             }
         }
         let order = t.partitions.iter().map(|p| p.partition_index).collect();
         answers.push((t.name.clone(), early, order));
-        internal_of.push(known.as_ref().map(|(n, _)| n.clone()));
-        if let (Some((internal, _)), false) = (known, parts.is_empty()) {
+        internal_of.push(known.as_ref().ok().map(|(n, _)| n.clone()));
+        if let (Ok((internal, _)), false) = (known, parts.is_empty()) {
             valid.push((internal, parts));
         }
     }
@@ -170,7 +182,8 @@ struct GroupFetch {
     topics: Option<Vec<RequestedTopic>>,
 }
 
-type FetchedTopics = Vec<(TopicName, Vec<(i32, Option<OffsetValue>)>)>;
+/// Per topic: the client's name, the error of every partition (a denied topic's), offsets.
+type FetchedTopics = Vec<(TopicName, i16, Vec<(i32, Option<OffsetValue>)>)>;
 
 async fn fetch_group(
     broker: &Broker,
@@ -197,12 +210,18 @@ async fn fetch_group(
     Ok(match f.topics {
         Some(ts) => {
             // The coordinator answered the allowed topics in order; a refused topic shows no
-            // committed offsets.
+            // committed offsets and TOPIC_AUTHORIZATION_FAILED, as Kafka's
+            // UNAUTHORIZED_PARTITION.
             let mut answered = fetched.into_iter();
+            let denied = code(ResponseError::TopicAuthorizationFailed);
             ts.into_iter()
                 .map(|(local, internal, ps)| match internal {
-                    Some(_) => (local, answered.next().map(|(_, ps)| ps).unwrap_or_default()),
-                    None => (local, ps.into_iter().map(|p| (p, None)).collect()),
+                    Some(_) => (
+                        local,
+                        0,
+                        answered.next().map(|(_, ps)| ps).unwrap_or_default(),
+                    ),
+                    None => (local, denied, ps.into_iter().map(|p| (p, None)).collect()),
                 })
                 .collect()
         }
@@ -212,7 +231,7 @@ async fn fetch_group(
                 broker
                     .access
                     .stored_topic_name(session, Action::Describe, &t)
-                    .map(|topic| (topic_name(topic.local()), ps))
+                    .map(|topic| (topic_name(topic.local()), 0, ps))
             })
             .collect(),
     })
@@ -270,12 +289,13 @@ pub async fn fetch(
             Ok(topics) => {
                 resp.topics = topics
                     .into_iter()
-                    .map(|(name, ps)| {
+                    .map(|(name, error, ps)| {
                         let partitions = ps
                             .iter()
                             .map(|(p, v)| {
                                 let (offset, epoch, meta) = metadata_of(v);
                                 OffsetFetchResponsePartition::default()
+                                    .with_error_code(error)
                                     .with_partition_index(*p)
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(if version >= 5 {
@@ -343,12 +363,13 @@ pub async fn fetch(
             Ok(topics) => {
                 out.topics = topics
                     .into_iter()
-                    .map(|(name, ps)| {
+                    .map(|(name, error, ps)| {
                         let partitions = ps
                             .iter()
                             .map(|(p, v)| {
                                 let (offset, epoch, meta) = metadata_of(v);
                                 OffsetFetchResponsePartitions::default()
+                                    .with_error_code(error)
                                     .with_partition_index(*p)
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
@@ -382,29 +403,30 @@ pub async fn delete(
     let mut plan: DeletePlan = Vec::new();
     for t in &r.topics {
         let known = known_topic(broker, &image, session, Action::Read, &t.name.0);
-        let parts: Vec<(i32, bool)> = t
+        // Per partition: 0 to delete, or the error it answers.
+        let parts: Vec<(i32, i16)> = t
             .partitions
             .iter()
             .map(|p| {
-                (
-                    p.partition_index,
-                    known
-                        .as_ref()
-                        .is_some_and(|(_, n)| (0..*n).contains(&p.partition_index)),
-                )
+                let error = match &known {
+                    Ok((_, n)) if (0..*n).contains(&p.partition_index) => 0,
+                    Ok(_) => code(ResponseError::UnknownTopicOrPartition),
+                    Err(e) => code(*e),
+                };
+                (p.partition_index, error)
             })
             .collect();
-        if let Some((internal, _)) = &known {
+        if let Ok((internal, _)) = &known {
             let ok: Vec<i32> = parts
                 .iter()
-                .filter(|(_, ok)| *ok)
+                .filter(|(_, error)| *error == 0)
                 .map(|(p, _)| *p)
                 .collect();
             if !ok.is_empty() {
                 valid.push((internal.clone(), ok));
             }
         }
-        plan.push((t.name.clone(), known.map(|(i, _)| i), parts));
+        plan.push((t.name.clone(), known.ok().map(|(i, _)| i), parts));
     }
     let group = match group_ref(broker, session, Action::Delete, &r.group_id.0) {
         Ok(g) => g.internal().as_str().to_owned(),
@@ -425,14 +447,14 @@ pub async fn delete(
             let results = internal.and_then(|i| done.iter().find(|(t, _)| *t == i));
             let partitions = parts
                 .into_iter()
-                .map(|(p, ok)| {
-                    let e = if ok {
+                .map(|(p, early)| {
+                    let e = if early == 0 {
                         results
                             .and_then(|(_, rs)| rs.iter().find(|(q, _)| *q == p))
                             .and_then(|(_, e)| *e)
                             .map_or(0, code)
                     } else {
-                        code(ResponseError::UnknownTopicOrPartition)
+                        early
                     };
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p)
