@@ -1047,6 +1047,88 @@ fn unhex(hex: &str) -> Vec<u8> {
 
 /// The reproducers of bugs the targets found (fixed; the targets fail on them should they
 /// return) and of the kafka-protocol differences they document.
+// ---------------------------------------------------------------- ACL requests
+
+/// One creation: (resource type, name, pattern type, principal, host, operation, permission).
+type Acl = (i8, &'static str, i8, &'static str, &'static str, i8, i8);
+
+/// ACLs as `kafka-acls.sh` and the Admin client send them, and a few the model refuses or must
+/// escape: a CLUSTER ACL, PREFIXED and `*` names, names with `"`, `\\`, `*` and a newline,
+/// an IPv6 host, an unknown code, a principal of another type.
+const ACLS: [Acl; 8] = [
+    (2, "orders", 3, "User:alice", "*", 3, 3),
+    (2, "orders-", 4, "User:*", "10.0.0.1", 4, 3),
+    (3, "*", 3, "User:bob", "::1", 6, 2),
+    (4, "kafka-cluster", 3, "User:ops", "*", 12, 3),
+    (5, "tx\"\\*\n", 4, "User:svc", "*", 2, 2),
+    (3, "billing*", 4, "User:a\"b", "*", 8, 3),
+    (2, "x", 3, "Group:admins", "*", 3, 3),
+    (2, "x", 3, "User:alice", "*", 99, 3),
+];
+
+fn acl_corpus() {
+    let creations: Vec<create_acls_request::AclCreation> = ACLS
+        .iter()
+        .map(|&(kind, name, pattern, principal, host, op, perm)| {
+            create_acls_request::AclCreation::default()
+                .with_resource_type(kind)
+                .with_resource_name(s(name))
+                .with_resource_pattern_type(pattern)
+                .with_principal(s(principal))
+                .with_host(s(host))
+                .with_operation(op)
+                .with_permission_type(perm)
+        })
+        .collect();
+    let filters: Vec<delete_acls_request::DeleteAclsFilter> = [
+        (1, None, 1, None, None, 1, 1),
+        (2, Some("orders-eu"), 2, Some("User:alice"), None, 1, 1),
+        (3, Some("*"), 3, Some("User:*"), Some("::1"), 6, 2),
+        (0, None, 1, None, None, 1, 1),
+    ]
+    .into_iter()
+    .map(|(kind, name, pattern, principal, host, op, perm)| {
+        delete_acls_request::DeleteAclsFilter::default()
+            .with_resource_type_filter(kind)
+            .with_resource_name_filter(name.map(s))
+            .with_pattern_type_filter(pattern)
+            .with_principal_filter(principal.map(s))
+            .with_host_filter(host.map(s))
+            .with_operation(op)
+            .with_permission_type(perm)
+    })
+    .collect();
+    for version in [1, 3] {
+        let create = CreateAclsRequest::default().with_creations(creations.clone());
+        let delete = DeleteAclsRequest::default().with_filters(filters.clone());
+        let describe = DescribeAclsRequest::default()
+            .with_resource_type_filter(2)
+            .with_resource_name_filter(Some(s("orders")))
+            .with_pattern_type_filter(2)
+            .with_principal_filter(Some(s("User:alice")))
+            .with_operation(1)
+            .with_permission_type(1);
+        for (name, api, body) in [
+            ("CreateAcls", ApiKey::CreateAcls, encode(&create, version)),
+            ("DeleteAcls", ApiKey::DeleteAcls, encode(&delete, version)),
+            (
+                "DescribeAcls",
+                ApiKey::DescribeAcls,
+                encode(&describe, version),
+            ),
+        ] {
+            let seed = RequestInput::join(api, version, &body);
+            write("acl_filters", &format!("{name}_v{version}"), &seed);
+        }
+    }
+}
+
+fn encode(message: &impl Encodable, version: i16) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    message.encode(&mut buf, version).unwrap();
+    buf.to_vec()
+}
+
 fn known_issue_seeds() {
     let fetch_tag_before_its_version =
         unhex("010e00000000000001f400000001001000000000000000ffffffff01010101010100");
@@ -1098,6 +1180,7 @@ fn main() {
     frame_corpora();
     log_recovery_corpus();
     known_issue_seeds();
+    acl_corpus();
     for target in [
         "frame_header",
         "request_decode",
@@ -1105,6 +1188,7 @@ fn main() {
         "record_batch",
         "log_recovery",
         "connection",
+        "acl_filters",
     ] {
         let n = std::fs::read_dir(Path::new("corpus").join(target)).map_or(0, |d| d.count());
         println!("corpus/{target}: {n} files");

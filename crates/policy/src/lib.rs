@@ -5,8 +5,11 @@
 //! number, the decision itself (Kafka's implied operations included, an explicit `forbid`
 //! always winning), a per-connection decision cache and the test tables of `schloss policy
 //! test`. It never sees a socket: the access gate in `broker` builds a [`DecisionRequest`]
-//! from the session and asks a [`PolicySnapshot`]. See docs/authorization.md.
+//! from the session and asks a [`PolicySnapshot`]. Kafka's ACLs ([`acl`]) become a
+//! broker-managed Cedar set next to the files ([`PolicyStore::set_managed`]). See
+//! docs/authorization.md.
 
+pub mod acl;
 mod cache;
 mod decision;
 mod error;
@@ -17,6 +20,10 @@ mod snapshot;
 mod store;
 pub mod table;
 
+pub use acl::{
+    render_policy, render_set, AclBinding, AclBindingFilter, AclError, AclHost, AclOperation,
+    AclPermission, AclPrincipal, AclResourceType, PatternType, PatternTypeFilter,
+};
 pub use cache::{CacheStats, DecisionCache};
 pub use decision::{Basis, Decision, Effect, PolicyEffect, PolicyRef};
 pub use error::{PolicyError, Problem, SourceLocation};

@@ -18,7 +18,9 @@ pub(crate) const POLICY_EXTENSION: &str = "cedar";
 /// The schema's file name inside a policy directory.
 pub(crate) const SCHEMA_FILE: &str = "schema.cedarschema";
 
-/// One policy file as read: the name problems are reported under, and its text.
+/// One policy file as read, or one broker-managed source (`acl:acme`): the name problems and
+/// [`PolicyInfo::location`] are reported under, and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SourceFile {
     pub(crate) name: String,
     pub(crate) text: String,
@@ -30,6 +32,8 @@ pub struct PolicyInfo {
     /// The `@id("...")` annotation, or `<file name>#<n>` for the n-th (0-based) policy of a
     /// file without one.
     pub id: String,
+    /// The file (its path as read), or the name of the broker-managed source (`acl:acme`,
+    /// see [`crate::PolicyStore::set_managed`]), with line and column.
     pub location: SourceLocation,
     pub effect: PolicyEffect,
     pub text: String,

@@ -2,9 +2,13 @@
 //! snapshot and decide with it alone; a reload builds a complete new snapshot and swaps the
 //! pointer, so no decision ever sees a mix of two generations. A set that fails to load never
 //! replaces a working one.
+//!
+//! A generation is built from the policy files plus the broker-managed sources (Kafka's ACLs,
+//! rendered per tenant: [`PolicyStore::set_managed`]); a file reload keeps the managed
+//! sources, a change of the managed sources keeps the files of the current generation.
 
-use crate::error::PolicyError;
-use crate::load::{self, POLICY_EXTENSION};
+use crate::error::{PolicyError, Problem, SourceLocation};
+use crate::load::{self, SourceFile, POLICY_EXTENSION};
 use crate::request::PrincipalName;
 use crate::schema::CedarModel;
 use crate::snapshot::{Engine, PolicySnapshot};
@@ -79,6 +83,13 @@ struct ReloadState {
     /// What the last load saw on disk, so polling reloads only after a change and reports a
     /// broken file once rather than every second.
     seen: Option<Fingerprint>,
+    /// The policy files of the current generation, which a change of the managed sources
+    /// builds on (not the files on disk now: a file being edited must not block an ACL
+    /// change, and the next reload picks it up).
+    files: Vec<SourceFile>,
+    /// The broker-managed sources of the current generation (and, in mode `allow-tenant`,
+    /// the validated sources that are kept but not consulted).
+    managed: Vec<SourceFile>,
 }
 
 /// Names, sizes and modification times of the policy files.
@@ -91,14 +102,16 @@ impl PolicyStore {
         let model = Arc::new(CedarModel::builtin()?);
         let super_users = Arc::new(config.super_users.iter().cloned().collect());
         let seen = fingerprint(&config.mode);
-        let first = build(&config.mode, 1, &model, &super_users);
-        let snapshot = match first {
-            Ok((snapshot, warnings)) => {
+        let first = read(&config.mode).and_then(|(files, notes)| {
+            build(&config.mode, 1, &model, &super_users, files, notes, &[])
+        });
+        let (snapshot, files) = match first {
+            Ok((snapshot, warnings, files)) => {
                 report(
                     hook.as_ref(),
                     &accepted(&snapshot, warnings, config.mode == Mode::AllowTenant),
                 );
-                snapshot
+                (snapshot, files)
             }
             Err(error) => {
                 report(
@@ -117,7 +130,11 @@ impl PolicyStore {
             super_users,
             hook,
             current: RwLock::new(Arc::new(snapshot)),
-            reloading: Mutex::new(ReloadState { seen }),
+            reloading: Mutex::new(ReloadState {
+                seen,
+                files,
+                managed: Vec::new(),
+            }),
         })
     }
 
@@ -157,22 +174,89 @@ impl PolicyStore {
     fn reload_locked(&self, state: &mut ReloadState) -> Result<ReloadOutcome, PolicyError> {
         // Fingerprint before reading, so a write racing the read is seen by the next poll.
         state.seen = fingerprint(&self.config.mode);
+        let mode = &self.config.mode;
+        let managed = state.managed.clone();
+        let built = read(mode).and_then(|(files, notes)| {
+            let next = self.snapshot().generation() + 1;
+            build(
+                mode,
+                next,
+                &self.model,
+                &self.super_users,
+                files,
+                notes,
+                &managed,
+            )
+        });
+        self.install(state, built)
+    }
+
+    /// Replaces the broker-managed sources: `(name, Cedar text)` pairs, such as
+    /// `("acl:acme", render_set(&acme, &bindings))`. The next generation is the current one's
+    /// policy files plus these sources, parsed and validated as one set exactly as files are
+    /// (names must be unique; each names its policies' [`crate::PolicyInfo::location`]). A
+    /// refused set keeps the current generation (and the current managed sources) and returns
+    /// the error; every later file reload keeps the accepted sources.
+    ///
+    /// In mode `allow-tenant` the sources are validated and kept, but not consulted: the
+    /// generation stays (`Unchanged`).
+    pub fn set_managed(
+        &self,
+        sources: Vec<(String, String)>,
+    ) -> Result<ReloadOutcome, PolicyError> {
+        let mut state = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let managed: Vec<SourceFile> = sources
+            .into_iter()
+            .map(|(name, text)| SourceFile { name, text })
+            .collect();
+        let current = self.snapshot();
+        let generation = current.generation();
+        let checked = unique_names(&state.files, &managed);
+        if let Mode::AllowTenant = self.config.mode {
+            let checked =
+                checked.and_then(|()| load::compile(&managed, &self.model.schema).map(drop));
+            if let Err(error) = checked {
+                self.refused(generation, &error);
+                return Err(error);
+            }
+            state.managed = managed;
+            return Ok(ReloadOutcome::Unchanged { generation });
+        }
+        let built = checked.and_then(|()| {
+            build(
+                &self.config.mode,
+                generation + 1,
+                &self.model,
+                &self.super_users,
+                state.files.clone(),
+                Vec::new(),
+                &managed,
+            )
+        });
+        let outcome = self.install(&mut state, built)?;
+        state.managed = managed;
+        Ok(outcome)
+    }
+
+    /// Swaps in a built snapshot (or reports why there is none), and remembers its files.
+    fn install(
+        &self,
+        state: &mut ReloadState,
+        built: Result<(PolicySnapshot, Vec<String>, Vec<SourceFile>), PolicyError>,
+    ) -> Result<ReloadOutcome, PolicyError> {
         let current = self.snapshot();
         let next = current.generation() + 1;
-        let (snapshot, warnings) =
-            match build(&self.config.mode, next, &self.model, &self.super_users) {
-                Ok(built) => built,
-                Err(error) => {
-                    report(
-                        self.hook.as_ref(),
-                        &ReloadEvent::Refused {
-                            kept_generation: Some(current.generation()),
-                            error: error.to_string(),
-                        },
-                    );
-                    return Err(error);
-                }
-            };
+        let (snapshot, warnings, files) = match built {
+            Ok(built) => built,
+            Err(error) => {
+                self.refused(current.generation(), &error);
+                return Err(error);
+            }
+        };
+        state.files = files;
         if snapshot.sha256() == current.sha256() {
             let generation = current.generation();
             report(
@@ -188,6 +272,16 @@ impl PolicyStore {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
         report(self.hook.as_ref(), &event);
         Ok(ReloadOutcome::Accepted { generation: next })
+    }
+
+    fn refused(&self, kept_generation: u64, error: &PolicyError) {
+        report(
+            self.hook.as_ref(),
+            &ReloadEvent::Refused {
+                kept_generation: Some(kept_generation),
+                error: error.to_string(),
+            },
+        );
     }
 
     /// Polls for changed policy files every `every` on a thread of its own, until the returned
@@ -237,18 +331,50 @@ impl Drop for Watcher {
     }
 }
 
-/// A complete snapshot of generation `generation`, with the notes to report.
+/// The policy files of `mode`, with notes such as "the directory does not exist".
+fn read(mode: &Mode) -> Result<(Vec<SourceFile>, Vec<Problem>), PolicyError> {
+    match mode {
+        Mode::AllowTenant => Ok((Vec::new(), Vec::new())),
+        Mode::Cedar { dir } => load::read_dir(dir),
+    }
+}
+
+/// Managed sources need names of their own: two sources (or a source and a file) of one name
+/// would make locations and the set's hash ambiguous.
+fn unique_names(files: &[SourceFile], managed: &[SourceFile]) -> Result<(), PolicyError> {
+    let mut problems = Vec::new();
+    for (i, source) in managed.iter().enumerate() {
+        let earlier = managed.get(..i).unwrap_or_default();
+        if earlier.iter().chain(files).any(|s| s.name == source.name) {
+            problems.push(Problem {
+                location: SourceLocation::file(&source.name),
+                message: format!("the managed source name `{}` is already used", source.name),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PolicyError::Invalid { problems })
+    }
+}
+
+/// A complete snapshot of generation `generation` from `files` and the `managed` sources, with
+/// the notes to report and the files it was built from.
 fn build(
     mode: &Mode,
     generation: u64,
     model: &Arc<CedarModel>,
     super_users: &Arc<BTreeSet<PrincipalName>>,
-) -> Result<(PolicySnapshot, Vec<String>), PolicyError> {
+    files: Vec<SourceFile>,
+    notes: Vec<Problem>,
+    managed: &[SourceFile],
+) -> Result<(PolicySnapshot, Vec<String>, Vec<SourceFile>), PolicyError> {
     let (engine, notes) = match mode {
         Mode::AllowTenant => (Engine::AllowTenant, Vec::new()),
         Mode::Cedar { dir } => {
-            let (files, notes) = load::read_dir(dir)?;
-            let compiled = load::compile(&files, &model.schema)?;
+            let sources: Vec<SourceFile> = files.iter().chain(managed).cloned().collect();
+            let compiled = load::compile(&sources, &model.schema)?;
             let mut notes: Vec<String> = notes.iter().map(ToString::to_string).collect();
             if compiled.policies.is_empty() && !files.is_empty() {
                 notes.push(format!(
@@ -271,7 +397,7 @@ fn build(
         Arc::clone(super_users),
         Arc::clone(model),
     );
-    Ok((snapshot, notes))
+    Ok((snapshot, notes, files))
 }
 
 fn accepted(snapshot: &PolicySnapshot, warnings: Vec<String>, allow_tenant: bool) -> ReloadEvent {
