@@ -4,6 +4,7 @@
 //! touches a socket.
 
 pub mod access;
+mod acls;
 pub mod credentials;
 mod error;
 pub mod groups;
@@ -69,6 +70,9 @@ pub struct Broker {
     /// The server's request memory pool, which produce validation is charged to; `None` when
     /// `queued.max.request.bytes` is unlimited.
     request_memory: Option<RequestMemory>,
+    /// The policy store, whose broker-managed set holds the ACLs created through the Kafka
+    /// API; `None` in tests that plug in an authorizer of their own.
+    policies: Option<Arc<schloss_policy::PolicyStore>>,
 }
 
 impl Broker {
@@ -106,6 +110,7 @@ impl Broker {
             access: access::Gate::default(),
             file_credentials: Arc::default(),
             request_memory: None,
+            policies: None,
         })
     }
 
@@ -114,6 +119,22 @@ impl Broker {
     pub fn with_access(mut self, gate: access::Gate) -> Self {
         self.access = gate;
         self
+    }
+
+    /// The policy store behind the gate: the ACLs of the metadata log are loaded into its
+    /// broker-managed set now (a set that does not validate is an error: the broker must not
+    /// start deciding without them), and after every ACL change.
+    pub fn with_policies(
+        mut self,
+        store: Arc<schloss_policy::PolicyStore>,
+    ) -> Result<Self, schloss_policy::PolicyError> {
+        acls::sync(&store, &self.metadata.image())?;
+        self.policies = Some(store);
+        Ok(self)
+    }
+
+    pub(crate) fn policies(&self) -> Option<&Arc<schloss_policy::PolicyStore>> {
+        self.policies.as_ref()
     }
 
     /// Charges produce validation to the server's request memory pool.

@@ -9,8 +9,9 @@ use crate::error::BrokerError;
 use parking_lot::RwLock;
 use schloss_log::{Appended, Durability, FileCache, Flusher, LogConfig, PartitionLog};
 use schloss_model::TopicId;
+use schloss_policy::AclBinding;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -62,6 +63,13 @@ pub enum MetadataRecord {
     ScramCredentialDeleted {
         login: String,
         mechanism: String,
+    },
+    /// ACLs of one tenant created and deleted by one CreateAcls or DeleteAcls request (like
+    /// KRaft's AccessControlEntryRecord and RemoveAccessControlEntryRecord, batched).
+    AclsChanged {
+        tenant: String,
+        created: Vec<AclBinding>,
+        deleted: Vec<AclBinding>,
     },
 }
 
@@ -115,6 +123,9 @@ pub struct Image {
     pub scram: BTreeMap<(String, String), ScramRecord>,
     /// Bumped on every SCRAM change, so watchers can tell cheaply that something changed.
     pub scram_generation: u64,
+    /// ACLs created through the Kafka API, per tenant (rendered into the policy store's
+    /// broker-managed set).
+    pub acls: BTreeMap<String, BTreeSet<AclBinding>>,
 }
 
 impl Image {
@@ -210,6 +221,20 @@ impl Image {
             MetadataRecord::ScramCredentialDeleted { login, mechanism } => {
                 self.scram.remove(&(login.clone(), mechanism.clone()));
                 self.scram_generation += 1;
+            }
+            MetadataRecord::AclsChanged {
+                tenant,
+                created,
+                deleted,
+            } => {
+                let acls = self.acls.entry(tenant.clone()).or_default();
+                for binding in deleted {
+                    acls.remove(binding);
+                }
+                acls.extend(created.iter().cloned());
+                if acls.is_empty() {
+                    self.acls.remove(tenant);
+                }
             }
         }
     }

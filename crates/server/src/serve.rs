@@ -37,7 +37,9 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening data dir {}", data_dir.display()))?
         .with_request_memory(request_memory.for_broker())
-        .with_access(gate);
+        .with_access(gate)
+        .with_policies(policies.clone())
+        .context("loading the ACLs of the metadata log into the policy set")?;
     let _policy_watcher = crate::authorization::watch(&policies)?;
     let credentials = match &config.auth.credentials_file {
         Some(path) => Some(

@@ -1,6 +1,7 @@
 //! Request handlers, one file per API family. Each handler answers per resource with the
 //! Kafka error code the client expects; only failures of the broker itself escape as errors.
 
+mod acls;
 mod api_versions;
 mod cluster;
 mod configs;
