@@ -1119,6 +1119,10 @@ fn acl_corpus() {
         ] {
             let seed = RequestInput::join(api, version, &body);
             write("acl_filters", &format!("{name}_v{version}"), &seed);
+            // The same bodies seed the generic decoder targets (the ACL APIs are in DECODABLE).
+            for target in ["request_decode", "request_differential"] {
+                write(target, &format!("{name}_v{version}_acl"), &seed);
+            }
         }
     }
 }

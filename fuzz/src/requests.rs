@@ -115,4 +115,7 @@ all_requests! {
     ConsumerGroupDescribe,
     DescribeUserScramCredentials,
     AlterUserScramCredentials,
+    CreateAcls,
+    DescribeAcls,
+    DeleteAcls,
 }

@@ -13,6 +13,7 @@ use kafka_protocol::messages::*;
 use crate::reader::{DecodeError, Reader};
 use crate::versions::decodable_range;
 
+mod acls;
 mod configs;
 mod consumer_groups;
 mod fetch;
@@ -93,6 +94,9 @@ requests! {
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest),
     AlterUserScramCredentials(AlterUserScramCredentialsRequest),
+    CreateAcls(CreateAclsRequest),
+    DescribeAcls(DescribeAclsRequest),
+    DeleteAcls(DeleteAclsRequest),
 }
 
 /// Decodes a request body (the bytes after the request header) of `api_key` at `version`.

@@ -38,6 +38,10 @@ pub const DECODABLE: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ConsumerGroupDescribe, 0, 1),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    // v0 is gone from Kafka 4 (KIP-896) and from kafka-protocol 0.18.
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// The `(min, max)` versions we decode for `api_key`, or `None` if we do not decode it.

@@ -149,6 +149,38 @@ fn versions_outside_the_table_and_unknown_apis_are_refused() {
     );
 }
 
+#[test]
+fn acl_apis_refuse_v0_which_kafka_4_removed() {
+    for api in [ApiKey::CreateAcls, ApiKey::DescribeAcls, ApiKey::DeleteAcls] {
+        assert_eq!(
+            decode_request(api, 0, Bytes::new()).unwrap_err(),
+            DecodeError::UnsupportedVersion {
+                api_key: api as i16,
+                version: 0
+            }
+        );
+    }
+}
+
+#[test]
+fn delete_acls_v1_with_huge_filter_count_is_rejected() {
+    let body = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 0]);
+    assert_eq!(
+        decode_request(ApiKey::DeleteAcls, 1, body).unwrap_err(),
+        DecodeError::InvalidLength {
+            length: 0x7fff_ffff,
+            remaining: 2
+        }
+    );
+}
+
+#[test]
+fn create_acls_v3_with_huge_compact_count_is_rejected() {
+    let body = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    let err = decode_request(ApiKey::CreateAcls, 3, body).unwrap_err();
+    assert!(matches!(err, DecodeError::InvalidLength { .. }), "{err}");
+}
+
 fn api_version() -> impl Strategy<Value = (ApiKey, i16)> {
     proptest::sample::select(DECODABLE.to_vec())
         .prop_flat_map(|(api, min, max)| (Just(api), min..=max))

@@ -30,6 +30,7 @@ FAMILIES = {
     'group_offsets': ['offset_commit', 'offset_fetch', 'offset_delete'],
     'consumer_groups': ['consumer_group_heartbeat', 'consumer_group_describe'],
     'scram': ['describe_user_scram_credentials', 'alter_user_scram_credentials'],
+    'acls': ['create_acls', 'describe_acls', 'delete_acls'],
 }
 
 WARN = []

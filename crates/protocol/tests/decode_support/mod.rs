@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod acls;
 mod configs;
 mod consumer_groups;
 mod fetch;
@@ -194,4 +195,7 @@ apis! {
     ConsumerGroupDescribe => consumer_groups::sample_consumer_group_describe_request,
     DescribeUserScramCredentials => scram::sample_describe_user_scram_credentials_request,
     AlterUserScramCredentials => scram::sample_alter_user_scram_credentials_request,
+    CreateAcls => acls::sample_create_acls_request,
+    DescribeAcls => acls::sample_describe_acls_request,
+    DeleteAcls => acls::sample_delete_acls_request,
 }
