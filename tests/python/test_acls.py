@@ -88,7 +88,8 @@ ANY_ACL = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None
 
 def create(broker, who, bindings) -> list:
     """Creates ``bindings``; returns the error of each (None where it was created)."""
-    results = AdminClient(conf(broker, who)).create_acls(bindings)
+    admin = AdminClient(conf(broker, who))  # must outlive the futures
+    results = admin.create_acls(bindings)
     errors = []
     for b in bindings:
         try:
@@ -100,7 +101,8 @@ def create(broker, who, bindings) -> list:
 
 
 def describe(broker, who, flt=ANY_ACL) -> set:
-    return set(AdminClient(conf(broker, who)).describe_acls(flt).result(TIMEOUT_S))
+    admin = AdminClient(conf(broker, who))
+    return set(admin.describe_acls(flt).result(TIMEOUT_S))
 
 
 def produce_code(broker, who, topic) -> int:
@@ -165,9 +167,9 @@ def test_acls_need_alter_on_the_tenant_and_stay_in_it(acl_broker):
     errors = create(b, ALICE, [acl("sales-", AclOperation.ALL, pattern=ResourcePatternType.PREFIXED,
                                    principal="User:alice")])
     assert errors[0] is not None and errors[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
-    with pytest.raises(ck.KafkaException) as denied:
-        describe(b, ALICE)
-    assert denied.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    # The broker answers CLUSTER_AUTHORIZATION_FAILED (the Java suite's kafka-acls run checks
+    # the code); librdkafka ignores DescribeAcls' top-level error and reports no ACLs.
+    assert describe(b, ALICE) == set()
     # Another tenant sees none of acme's ACLs, and its own grant nothing in acme.
     assert describe(b, GINA) == set()
     own = [acl("sales-", AclOperation.ALL, pattern=ResourcePatternType.PREFIXED, principal="User:*")]
@@ -189,7 +191,8 @@ def test_acls_survive_a_restart_and_delete_acls_removes_them(acl_broker):
     assert produce_code(b, ALICE, "sales-us") == KafkaError.TOPIC_AUTHORIZATION_FAILED
     denies = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
                               AclOperation.ANY, AclPermissionType.DENY)
-    deleted = AdminClient(conf(b, ADMIN)).delete_acls([denies])[denies].result(TIMEOUT_S)
+    admin = AdminClient(conf(b, ADMIN))
+    deleted = admin.delete_acls([denies])[denies].result(TIMEOUT_S)
     assert set(deleted) == {acl("sales-us", AclOperation.WRITE, permission=AclPermissionType.DENY)}
     assert produce_code(b, ALICE, "sales-us") == 0
     assert describe(b, ADMIN) == before - set(deleted)

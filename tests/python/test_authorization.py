@@ -113,6 +113,7 @@ def produce(config: dict, topic: str, n: int = 1, **extra) -> list:
         if err is not None:
             errors.append(err)
 
+    extra = {k.replace("_", "."): v for k, v in extra.items()}
     p = Producer({**config, "message.timeout.ms": 10000, **extra})
     for i in range(n):
         p.produce(topic, value=f"v{i}".encode(), on_delivery=delivered)
@@ -189,12 +190,15 @@ def test_denied_read_and_group_get_29_and_30(cedar_broker):
     assert err is not None and err.code() == KafkaError.GROUP_AUTHORIZATION_FAILED, err
 
 
-def test_an_idempotent_producer_needs_idempotent_write(cedar_broker):
+def test_an_idempotent_producer_needs_idempotent_write_or_write_on_a_topic(cedar_broker):
+    # KIP-679: Write on any topic is enough (billing writes billing-*) ...
+    assert produce(conf(cedar_broker, BILLING), "billing-invoices", enable_idempotence=True) == []
+    # ... and a principal that may write nowhere gets CLUSTER_AUTHORIZATION_FAILED.
     errors: list = []
-    p = Producer({**conf(cedar_broker, BILLING), "enable.idempotence": True,
+    p = Producer({**conf(cedar_broker, ANA), "enable.idempotence": True,
                   "message.timeout.ms": 10000, "error_cb": errors.append})
     try:
-        p.produce("billing-invoices", b"z")
+        p.produce("orders", b"z")
         p.flush(15)
     except ck.KafkaException as fatal:
         errors.append(fatal.args[0])

@@ -315,8 +315,37 @@ fn sample(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Option<Request> {
                     .with_mechanism(1),
             ]),
         ),
+        ApiKey::DescribeAcls => Request::DescribeAcls(
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1),
+        ),
+        ApiKey::CreateAcls => {
+            Request::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("t"))
+                .with_resource_pattern_type(3)
+                .with_principal(StrBytes::from_static_str("User:alice"))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(3)
+                .with_permission_type(3),
+            // Refused (ANY in a binding): answered with its own error.
+            create_acls_request::AclCreation::default().with_resource_type(1),
+        ]))
+        }
+        ApiKey::DeleteAcls => Request::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1),
+        ])),
         // Served by the connection state machine, not the broker.
         ApiKey::SaslHandshake | ApiKey::SaslAuthenticate => return None,
+        // Not served: `every_supported_api_has_a_sample` keeps this arm for those only.
         _ => return None,
     })
 }
@@ -386,4 +415,16 @@ async fn every_api_answers_every_version_with_an_encodable_response() {
         }
     }
     assert!(checked >= 150, "checked {checked} api versions");
+}
+
+#[test]
+fn every_supported_api_has_a_sample() {
+    for (api, min, _) in SUPPORTED_APIS {
+        let served_by_the_connection =
+            matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate);
+        assert!(
+            served_by_the_connection || sample(*api, *min, uuid::Uuid::nil()).is_some(),
+            "{api:?} is advertised but has no sample here"
+        );
+    }
 }

@@ -176,8 +176,10 @@ impl Gate {
         Ok(TopicRef::new(internal, local))
     }
 
-    /// A topic by id. Another tenant's topic and a denied one both answer `Unknown`: ids are
-    /// global, and the answer must not tell whether the id exists.
+    /// A topic by id. Ids are global, so the answer must not tell whether an id exists to
+    /// whoever may not know: another tenant's topic, and one the session may not even
+    /// describe, answer `Unknown`. A topic the session may describe (it sees it in Metadata)
+    /// but not use for `action` is `Denied`, as Kafka answers it (TOPIC_AUTHORIZATION_FAILED).
     pub fn topic_by_id(
         &self,
         session: &Session,
@@ -188,9 +190,16 @@ impl Gate {
         let meta = image
             .topic_by_id(id, GateKey::new())
             .ok_or(Refusal::Unknown)?;
-        self.stored_topic(session, action, meta)
-            .map(|topic| (topic, meta.clone()))
-            .ok_or(Refusal::Unknown)
+        if let Some(topic) = self.stored_topic(session, action, meta) {
+            return Ok((topic, meta.clone()));
+        }
+        let known = action != Action::Describe
+            && self.stored_topic(session, Action::Describe, meta).is_some();
+        Err(if known {
+            Refusal::Denied
+        } else {
+            Refusal::Unknown
+        })
     }
 
     /// A topic the broker itself named (from the image or a group's offsets), seen from this
@@ -231,6 +240,23 @@ impl Gate {
                     .map(|topic| (topic, meta.clone()))
             })
             .collect()
+    }
+
+    /// Whether the session may take `action` on at least one existing topic (Kafka's
+    /// `authorizeByResourceType`, used by KIP-679: an idempotent producer needs IdempotentWrite
+    /// on the cluster or Write on some topic). Asks per topic of the session's own namespace
+    /// until one is allowed; these questions are not audited.
+    pub fn any_topic(&self, session: &Session, action: Action, image: &Image) -> bool {
+        image.all_topics(GateKey::new()).any(|meta| {
+            session.namespace().to_local(&meta.name).is_some() && {
+                let internal = InternalName::trusted(meta.name.clone());
+                let request = AccessRequest {
+                    action,
+                    resource: Resource::Topic(&internal),
+                };
+                self.authorizer.decide(session, &request).allowed
+            }
+        })
     }
 
     /// A group the client names. Kafka does not validate group ids beyond what each API

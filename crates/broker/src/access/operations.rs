@@ -39,7 +39,7 @@ pub const OPERATIONS: &[(ApiKey, &[Need])] = &[
             need(
                 IdempotentWrite,
                 Tenant,
-                "idempotent producer; checked at InitProducerId",
+                "idempotent producer, at InitProducerId; or Write on any topic (KIP-679)",
             ),
             need(Write, TransactionalId, "transactional producer"),
         ],
@@ -63,7 +63,11 @@ pub const OPERATIONS: &[(ApiKey, &[Need])] = &[
     (
         ApiKey::InitProducerId,
         &[
-            need(IdempotentWrite, Tenant, "no transactional id"),
+            need(
+                IdempotentWrite,
+                Tenant,
+                "no transactional id; or Write on any topic (KIP-679)",
+            ),
             need(Write, TransactionalId, "transactional id"),
         ],
     ),
@@ -159,6 +163,22 @@ pub const OPERATIONS: &[(ApiKey, &[Need])] = &[
             need(Describe, Group, "always"),
             need(Describe, Topic, "assigned topics"),
         ],
+    ),
+    (
+        ApiKey::DescribeAcls,
+        &[need(
+            Describe,
+            Tenant,
+            "always; the ACLs of one's own tenant",
+        )],
+    ),
+    (
+        ApiKey::CreateAcls,
+        &[need(Alter, Tenant, "always; ACLs of one's own tenant")],
+    ),
+    (
+        ApiKey::DeleteAcls,
+        &[need(Alter, Tenant, "always; ACLs of one's own tenant")],
     ),
 ];
 

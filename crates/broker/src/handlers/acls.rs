@@ -81,7 +81,11 @@ async fn commit_change<T>(
     }
 }
 
-pub async fn create(broker: &Broker, session: &Session, r: CreateAclsRequest) -> CreateAclsResponse {
+pub async fn create(
+    broker: &Broker,
+    session: &Session,
+    r: CreateAclsRequest,
+) -> CreateAclsResponse {
     let result = |error: (i16, Option<StrBytes>)| {
         AclCreationResult::default()
             .with_error_code(error.0)
@@ -110,7 +114,11 @@ pub async fn create(broker: &Broker, session: &Session, r: CreateAclsRequest) ->
             )
         })
         .collect();
-    let valid: Vec<AclBinding> = parsed.iter().filter_map(|p| p.as_ref().ok()).cloned().collect();
+    let valid: Vec<AclBinding> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .cloned()
+        .collect();
     let outcome = commit_change(broker, &tenant_of(session), |current| {
         let created = valid
             .into_iter()
@@ -123,7 +131,10 @@ pub async fn create(broker: &Broker, session: &Session, r: CreateAclsRequest) ->
     .await;
     let failure = outcome.err().map(|e| {
         tracing::error!(error = %e, "CreateAcls failed");
-        (code(ResponseError::UnknownServerError), message("the ACLs could not be stored"))
+        (
+            code(ResponseError::UnknownServerError),
+            message("the ACLs could not be stored"),
+        )
     });
     let results = parsed
         .iter()
@@ -156,7 +167,11 @@ fn filter_of(
     )
 }
 
-pub fn describe(broker: &Broker, session: &Session, r: DescribeAclsRequest) -> DescribeAclsResponse {
+pub fn describe(
+    broker: &Broker,
+    session: &Session,
+    r: DescribeAclsRequest,
+) -> DescribeAclsResponse {
     if broker.access.tenant(session, Action::Describe).is_err() {
         return DescribeAclsResponse::default()
             .with_error_code(code(ResponseError::ClusterAuthorizationFailed))
@@ -183,7 +198,11 @@ pub fn describe(broker: &Broker, session: &Session, r: DescribeAclsRequest) -> D
     let mut resources: BTreeMap<(i8, String, i8), Vec<AclDescription>> = BTreeMap::new();
     if let Some(bindings) = image.acls.get(&tenant_of(session)) {
         for b in bindings.iter().filter(|b| filter.matches(b)) {
-            let key = (b.resource_type().code(), b.name().to_owned(), b.pattern_type().code());
+            let key = (
+                b.resource_type().code(),
+                b.name().to_owned(),
+                b.pattern_type().code(),
+            );
             resources.entry(key).or_default().push(
                 AclDescription::default()
                     .with_principal(StrBytes::from_string(b.principal().to_string()))
@@ -218,7 +237,11 @@ fn matching(b: &AclBinding) -> DeleteAclsMatchingAcl {
         .with_permission_type(b.permission().code())
 }
 
-pub async fn delete(broker: &Broker, session: &Session, r: DeleteAclsRequest) -> DeleteAclsResponse {
+pub async fn delete(
+    broker: &Broker,
+    session: &Session,
+    r: DeleteAclsRequest,
+) -> DeleteAclsResponse {
     let failed = |error: i16, text: Option<StrBytes>| {
         DeleteAclsFilterResult::default()
             .with_error_code(error)

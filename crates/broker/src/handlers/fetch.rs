@@ -201,7 +201,7 @@ fn resolve(
         return broker
             .access
             .topic_by_id(session, Action::Read, image, id)
-            .map_err(|_| ResponseError::UnknownTopicId);
+            .map_err(super::topic_id_refusal);
     }
     let topic = broker
         .access

@@ -124,6 +124,15 @@ impl Broker {
             Request::ConsumerGroupDescribe(r) => ResponseKind::ConsumerGroupDescribe(
                 consumer_groups::describe(self, session, version, r).await,
             ),
+            Request::CreateAcls(r) => {
+                ResponseKind::CreateAcls(acls::create(self, session, r).await)
+            }
+            Request::DescribeAcls(r) => {
+                ResponseKind::DescribeAcls(acls::describe(self, session, r))
+            }
+            Request::DeleteAcls(r) => {
+                ResponseKind::DeleteAcls(acls::delete(self, session, r).await)
+            }
             Request::SaslHandshake(_) | Request::SaslAuthenticate(_) => {
                 // The connection answers authentication (and re-authentication) itself and
                 // never passes these on, so reaching here is a bug of ours.
@@ -158,6 +167,15 @@ pub(crate) fn topic_refusal(refusal: Refusal) -> ResponseError {
 }
 
 /// Like [`topic_refusal`], for APIs where Kafka answers an invalid name as unknown.
+/// A topic named by id: one the session may describe but not use is
+/// TOPIC_AUTHORIZATION_FAILED, as in Kafka; anything else does not exist for it.
+pub(crate) fn topic_id_refusal(refusal: Refusal) -> ResponseError {
+    match refusal {
+        Refusal::Denied => ResponseError::TopicAuthorizationFailed,
+        Refusal::Invalid | Refusal::Unknown => ResponseError::UnknownTopicId,
+    }
+}
+
 pub(crate) fn topic_refusal_as_unknown(refusal: Refusal) -> ResponseError {
     match refusal {
         Refusal::Invalid | Refusal::Unknown => ResponseError::UnknownTopicOrPartition,

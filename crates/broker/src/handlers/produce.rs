@@ -241,7 +241,7 @@ fn resolve(
             .access
             .topic_by_id(session, Action::Write, image, id)
             .map(|(_, meta)| meta)
-            .map_err(|_| ResponseError::UnknownTopicId);
+            .map_err(super::topic_id_refusal);
     }
     let topic = broker
         .access

@@ -84,11 +84,15 @@ pub async fn init_producer_id(
         // Transactions arrive with their own issue; refused until then.
         return response.with_error_code(code(ResponseError::TransactionalIdAuthorizationFailed));
     }
-    if broker
+    // KIP-679: IdempotentWrite on the (tenant's) cluster, or Write on any topic, as Kafka 3+.
+    let idempotent_write = broker
         .access
         .tenant(session, Action::IdempotentWrite)
-        .is_err()
-    {
+        .is_ok()
+        || broker
+            .access
+            .any_topic(session, Action::Write, &broker.metadata.image());
+    if !idempotent_write {
         return response.with_error_code(code(ResponseError::ClusterAuthorizationFailed));
     }
     // Without a transactional id Kafka always hands out a fresh id with epoch 0, even when

@@ -252,7 +252,7 @@ pub async fn delete(
             None => broker
                 .access
                 .topic_by_id(session, Action::Delete, &image, &id)
-                .map_err(|_| ResponseError::UnknownTopicId),
+                .map_err(super::topic_id_refusal),
         };
         let outcome = match found {
             Ok((topic, meta)) => {

@@ -207,8 +207,9 @@ final class SchlossBroker implements AutoCloseable {
         }
     }
 
-    @Override
-    public void close() throws Exception {
+    /** Stops the process (SIGTERM, then SIGKILL after 10 s) and keeps the work directory, so
+     * that a test can start the broker again on the same data. */
+    void stop() throws InterruptedException {
         if (process.isAlive()) {
             process.destroy(); // SIGTERM: graceful shutdown
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -216,7 +217,12 @@ final class SchlossBroker implements AutoCloseable {
                 process.waitFor(10, TimeUnit.SECONDS);
             }
         }
-        if (System.getenv("SCHLOSS_KEEP_TMP") == null) {
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+        if (System.getenv("SCHLOSS_KEEP_TMP") == null && Files.exists(workDir)) {
             try (Stream<Path> walk = Files.walk(workDir)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             }
