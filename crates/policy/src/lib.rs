@@ -16,6 +16,7 @@ mod error;
 mod load;
 mod request;
 mod schema;
+mod slice;
 mod snapshot;
 mod store;
 pub mod table;

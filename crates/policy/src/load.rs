@@ -48,6 +48,9 @@ pub(crate) struct CompiledSet {
     pub(crate) warnings: Vec<Problem>,
     /// Whether any policy reads the request time, which makes decisions uncacheable.
     pub(crate) time_dependent: bool,
+    /// The set split by the tenants policy scopes pin, so a request evaluates only what can
+    /// apply to it.
+    pub(crate) slices: crate::slice::Slices,
 }
 
 /// Reads every `*.cedar` file directly inside `dir`, in name order. Subdirectories (such as
@@ -217,7 +220,9 @@ pub(crate) fn compile(files: &[SourceFile], schema: &Schema) -> Result<CompiledS
         .collect();
 
     let time_dependent = set.policies().any(reads_request_time);
+    let slices = crate::slice::Slices::new(&set);
     Ok(CompiledSet {
+        slices,
         set,
         policies,
         sha256: digest(files),
