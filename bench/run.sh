@@ -9,6 +9,8 @@
 # case, and the whole list of cases runs BENCH_ROUNDS times; the table shows medians):
 #   schloss           default durability: flush.messages=1, fsync before every ack (group commit)
 #   schloss-os-cache  flush.messages=i64::MAX: ack after the OS write, as Kafka does by default
+#   schloss-cedar     as schloss, but mode cedar with 1,002 policies (not in the default list:
+#                     BENCH_BROKERS="schloss schloss-cedar" --only produce compares the two)
 #   kafka             Apache Kafka $KAFKA_VERSION (default 4.1.1), KRaft combined mode, defaults
 #
 # Env:
@@ -63,13 +65,23 @@ CERTS="$WORK/certs"
 rm -rf "$CERTS"
 "$SCHLOSS" certs dev --dir "$CERTS" >&2
 
-# start_schloss LABEL FLUSH_MESSAGES: appends LABEL=ADDR/PID to TARGETS, LABEL=ADDR to SASL
+# start_schloss LABEL FLUSH_MESSAGES [cedar]: appends LABEL=ADDR/PID to TARGETS, LABEL=ADDR to
+# SASL. With `cedar`, the broker decides every request with 1,002 Cedar policies (base.cedar,
+# 100 tenants x 10, and everything inside tenant `default`) instead of mode allow-tenant.
 start_schloss() {
-    local label=$1 flush=$2 dir="$WORK/$1"
+    local label=$1 flush=$2 mode=${3:-allow-tenant} dir="$WORK/$1"
     rm -rf "$dir"
     mkdir -p "$dir"
     cp -r "$CERTS" "$dir/certs"
     "$SCHLOSS" users --file "$dir/users.toml" add default/bench --password bench-pw >&2
+    local authorization="[authorization]
+mode = \"allow-tenant\""
+    if [[ "$mode" == cedar ]]; then
+        "$TARGET_DIR/release/schloss-policy-bench" write-policies "$dir/policies" >&2
+        authorization="[authorization]
+mode = \"cedar\"
+policy_dir = \"policies\""
+    fi
     cat > "$dir/schloss.toml" <<TOML
 [broker]
 node_id = 1
@@ -85,6 +97,8 @@ initial_rebalance_delay_ms = 0
 
 [auth]
 credentials_file = "users.toml"
+
+$authorization
 
 [[listeners]]
 name = "PLAINTEXT"
@@ -165,6 +179,7 @@ for b in $BROKERS; do
     case $b in
         schloss) start_schloss schloss 1 ;;
         schloss-os-cache) start_schloss schloss-os-cache 9223372036854775807 ;;
+        schloss-cedar) start_schloss schloss-cedar 1 cedar ;;
         kafka) start_kafka ;;
         *) echo "unknown broker $b" >&2; exit 2 ;;
     esac
