@@ -143,10 +143,23 @@ async fn denied_resources_get_their_authorization_codes() {
     assert_eq!(d.groups[0].error_code, 30, "GROUP_AUTHORIZATION_FAILED");
     assert_eq!(d.groups[1].error_code, 0);
 
-    // The tenant's virtual cluster: 31.
+    // An idempotent producer needs IdempotentWrite on the tenant's virtual cluster (denied
+    // here) or, as in Kafka since KIP-679, Write on some topic: `open` is writable.
+    assert_eq!(init_producer_id(&broker, &session).await, 0);
+    // A broker where the principal may write to no topic: 31.
+    let empty = tempfile::tempdir().unwrap();
+    let (broker, session) = setup(empty.path()).await;
+    assert_eq!(
+        init_producer_id(&broker, &session).await,
+        31,
+        "CLUSTER_AUTHORIZATION_FAILED"
+    );
+}
+
+async fn init_producer_id(broker: &Broker, session: &Session) -> i16 {
     let ResponseKind::InitProducerId(init) = respond(
-        &broker,
-        &session,
+        broker,
+        session,
         4,
         Request::InitProducerId(InitProducerIdRequest::default().with_transactional_id(None)),
     )
@@ -154,5 +167,5 @@ async fn denied_resources_get_their_authorization_codes() {
     else {
         panic!("InitProducerId answers an InitProducerIdResponse");
     };
-    assert_eq!(init.error_code, 31, "CLUSTER_AUTHORIZATION_FAILED");
+    init.error_code
 }
