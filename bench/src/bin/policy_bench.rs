@@ -151,8 +151,13 @@ fn decisions(base: &Path) -> Result<()> {
         }
     }
     // Uncached: every question evaluated by Cedar (with Kafka's implied operations).
-    let mut uncached = Vec::with_capacity(questions.len() * 4);
-    for _ in 0..4 {
+    // SCHLOSS_POLICY_BENCH_ROUNDS: more rounds of the uncached questions (for a profiler).
+    let rounds = std::env::var("SCHLOSS_POLICY_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4);
+    let mut uncached = Vec::with_capacity(questions.len() * rounds);
+    for _ in 0..rounds {
         for (subject, action, resource) in &questions {
             let req = DecisionRequest {
                 subject,

@@ -51,6 +51,8 @@ pub(crate) struct CompiledSet {
     /// The set split by the tenants policy scopes pin, so a request evaluates only what can
     /// apply to it.
     pub(crate) slices: crate::slice::Slices,
+    /// Index into `policies` by policy id (a decision names its policies by id).
+    pub(crate) by_id: HashMap<String, usize>,
 }
 
 /// Reads every `*.cedar` file directly inside `dir`, in name order. Subdirectories (such as
@@ -221,8 +223,14 @@ pub(crate) fn compile(files: &[SourceFile], schema: &Schema) -> Result<CompiledS
 
     let time_dependent = set.policies().any(reads_request_time);
     let slices = crate::slice::Slices::new(&set);
+    let by_id = policies
+        .iter()
+        .enumerate()
+        .map(|(index, p)| (p.id.clone(), index))
+        .collect();
     Ok(CompiledSet {
         slices,
+        by_id,
         set,
         policies,
         sha256: digest(files),

@@ -91,16 +91,29 @@ impl CedarModel {
 
     /// Cedar's request for `action` (which may differ from `req.action` when the engine checks
     /// an implying operation), validated against the schema.
-    pub(crate) fn request(&self, req: &DecisionRequest, action: Action) -> Result<Request, String> {
-        let context = context(req)?;
+    pub(crate) fn request(
+        &self,
+        req: &DecisionRequest,
+        action: Action,
+        context: Context,
+    ) -> Result<Request, String> {
         Request::new(
             self.user_uid(req.subject),
             self.action_uid(action),
             self.resource_uid(req.resource),
             context,
-            Some(&self.schema),
+            self.conformance_schema(),
         )
         .map_err(|e| e.to_string())
+    }
+
+    /// The schema to check requests and entities against as they are built: in debug builds
+    /// (every test) each one is checked, so a request of another shape than the schema's fails
+    /// there; release builds skip the check, which costs more than the decision itself. Policies
+    /// are validated against the schema in strict mode at load either way, and the schema has no
+    /// action groups, so nothing needs the schema's action entities at evaluation.
+    fn conformance_schema(&self) -> Option<&Schema> {
+        cfg!(debug_assertions).then_some(&self.schema)
     }
 
     /// The entities a decision may look at: the user with its tenant and roles, the resource
@@ -167,7 +180,7 @@ impl CedarModel {
                 HashSet::new(),
             ));
         }
-        Entities::from_entities(entities, Some(&self.schema)).map_err(|e| e.to_string())
+        Entities::from_entities(entities, self.conformance_schema()).map_err(|e| e.to_string())
     }
 
     fn tenant_entity(&self, tenant: &TenantId) -> Result<Entity, String> {
@@ -184,8 +197,9 @@ fn string(s: &str) -> RestrictedExpression {
     RestrictedExpression::new_string(s.to_owned())
 }
 
-/// The request context, keys as `RequestContext` in the schema declares them.
-fn context(req: &DecisionRequest) -> Result<Context, String> {
+/// The request context, keys as `RequestContext` in the schema declares them. Built once per
+/// decision (its IP address and time are parsed by Cedar's extension functions).
+pub(crate) fn context(req: &DecisionRequest) -> Result<Context, String> {
     let c = req.context;
     // An IPv4 client reaching a dual-stack socket shows up as `::ffff:a.b.c.d`; policies write
     // IPv4 ranges, so compare in IPv4.

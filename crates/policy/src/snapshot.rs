@@ -113,8 +113,11 @@ impl PolicySnapshot {
             Engine::Cedar(compiled) => {
                 let tenant = req.subject.principal.tenant.as_str();
                 let resource = req.resource.tenant().map(|t| t.as_str());
-                let set = compiled.slices.for_request(tenant, resource);
-                self.decide_cedar(&set, req)
+                let slices = &compiled.slices;
+                self.decide_cedar(
+                    &|action: Action| slices.for_request(tenant, resource, action.name()),
+                    req,
+                )
             }
         }
     }
@@ -131,7 +134,8 @@ impl PolicySnapshot {
                         .iter()
                         .any(|s| s.matches(&req.subject.principal)) =>
             {
-                self.decide_cedar(&compiled.set, req)
+                let whole = Arc::new(compiled.set.clone());
+                self.decide_cedar(&|_| Arc::clone(&whole), req)
             }
             _ => self.decide(req),
         }
@@ -146,14 +150,24 @@ impl PolicySnapshot {
     /// asked too and the first one permitted allows the request. A forbid on the requested
     /// action therefore always wins, and an implying action only helps when it is itself
     /// allowed (permitted and not forbidden).
-    fn decide_cedar(&self, set: &PolicySet, req: &DecisionRequest) -> Decision {
+    fn decide_cedar(
+        &self,
+        policies: &dyn Fn(Action) -> Arc<PolicySet>,
+        req: &DecisionRequest,
+    ) -> Decision {
         let entities = match self.model.entities(req) {
             Ok(entities) => entities,
             Err(why) => return self.deny(Basis::InvalidRequest(why)),
         };
+        let context = match crate::schema::context(req) {
+            Ok(context) => context,
+            Err(why) => return self.deny(Basis::InvalidRequest(why)),
+        };
         let evaluate = |action: Action| -> Result<Response, String> {
-            let request = self.model.request(req, action)?;
-            Ok(self.authorizer.is_authorized(&request, set, &entities))
+            let request = self.model.request(req, action, context.clone())?;
+            Ok(self
+                .authorizer
+                .is_authorized(&request, &policies(action), &entities))
         };
         let response = match evaluate(req.action) {
             Ok(response) => response,
@@ -218,11 +232,15 @@ impl PolicySnapshot {
 
     fn policy_ref(&self, id: &PolicyId) -> PolicyRef {
         let id: &str = id.as_ref();
-        let location = self
-            .policies()
-            .iter()
-            .find(|p| p.id == id)
-            .map_or_else(|| SourceLocation::file("<unknown>"), |p| p.location.clone());
+        let info = match &self.engine {
+            Engine::Cedar(compiled) => compiled
+                .by_id
+                .get(id)
+                .and_then(|index| compiled.policies.get(*index)),
+            Engine::AllowTenant => None,
+        };
+        let location =
+            info.map_or_else(|| SourceLocation::file("<unknown>"), |p| p.location.clone());
         PolicyRef {
             id: id.to_owned(),
             location,
