@@ -63,7 +63,8 @@ pub struct Broker {
     producer_ids: Arc<producer_ids::ProducerIds>,
     /// The group coordinator and its offsets log.
     pub groups: Arc<groups::GroupService>,
-    /// The only road from a request to a resource (today `allow-tenant`, nothing audited).
+    /// The only road from a request to a resource (the server plugs in the policy store;
+    /// nothing audited until the audit log lands).
     access: access::Gate,
     /// The credential file as last loaded by the server (for DescribeUserScramCredentials).
     pub file_credentials: Arc<credentials::FileCredentials>,
