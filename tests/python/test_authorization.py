@@ -281,8 +281,11 @@ def test_a_removed_user_loses_its_live_connection(cedar_broker):
     delivered: list = []
     p.produce("orders", b"before", on_delivery=lambda e, m: delivered.append(e))
     assert p.flush(TIMEOUT_S) == 0 and delivered == [None], delivered
+    reloads = cedar_broker.log().count("credential file reloaded")
     cedar_broker.cli("users", "remove", TEMP[0])
-    time.sleep(2.5)  # the broker re-reads the credential file every second
+    # The broker re-reads the credential file every second.
+    wait_until(lambda: cedar_broker.log().count("credential file reloaded") > reloads,
+               timeout=TIMEOUT_S, what="the credential file to be re-read")
     delivered.clear()
     p.produce("orders", b"after", on_delivery=lambda e, m: delivered.append(e))
     p.flush(TIMEOUT_S)
