@@ -361,14 +361,12 @@ fn sample(api: ApiKey, version: i16, target: &Target) -> Option<Request> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_api_answers_every_version_with_an_encodable_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(BrokerSettings {
+fn settings(data_dir: std::path::PathBuf, auto_create_topics: bool) -> BrokerSettings {
+    BrokerSettings {
         node_id: 1,
-        data_dir: dir.path().to_owned(),
+        data_dir,
         num_partitions: 1,
-        auto_create_topics: false,
+        auto_create_topics,
         socket_request_max_bytes: 1 << 20,
         connections_max_reauth_ms: 0,
         topic_defaults: BrokerDefaults::default(),
@@ -377,37 +375,46 @@ async fn every_api_answers_every_version_with_an_encodable_response() {
             ..Default::default()
         },
         storage: Default::default(),
-    })
-    .await
-    .unwrap();
-    let tenant = TenantId::new("acme").unwrap();
-    let session = Session::new(
-        schloss_auth::Authenticated::anonymous(tenant),
-        ListenerInfo {
-            name: "PLAINTEXT".into(),
-            advertised_host: "localhost".into(),
-            advertised_port: 9092,
-        },
-    );
+    }
+}
+
+/// Creates `topic` as `session` and returns its id. The image answers only capabilities from
+/// the access gate, so the id comes from the CreateTopics response, as a client would learn it.
+async fn create_topic(
+    broker: &Broker,
+    session: &Session,
+    topic: &str,
+    partitions: i32,
+) -> uuid::Uuid {
     let create = CreateTopicsRequest::default().with_topics(vec![
         create_topics_request::CreatableTopic::default()
-            .with_name(name("t"))
-            .with_num_partitions(1)
+            .with_name(name(topic))
+            .with_num_partitions(partitions)
             .with_replication_factor(-1),
     ]);
-    // The image answers only capabilities from the access gate, so the id comes from the
-    // CreateTopics response, as a client would learn it.
     let Reply::Now(created) = broker
-        .handle(&session, 7, Request::CreateTopics(create))
+        .handle(session, 7, Request::CreateTopics(create))
         .await
     else {
         panic!("CreateTopics answers at once");
     };
-    let kafka_protocol::messages::ResponseKind::CreateTopics(created) = *created else {
+    let ResponseKind::CreateTopics(created) = *created else {
         panic!("CreateTopics answers a CreateTopicsResponse");
     };
-    let topic_id = created.topics[0].topic_id;
-    assert!(!topic_id.is_nil());
+    assert_eq!(created.topics[0].error_code, 0);
+    let id = created.topics[0].topic_id;
+    assert!(!id.is_nil());
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_answers_every_version_with_an_encodable_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(settings(dir.path().to_owned(), false))
+        .await
+        .unwrap();
+    let session = session("acme", "PLAINTEXT");
+    let topic_id = create_topic(&broker, &session, "t", 1).await;
 
     let mut checked = 0;
     for (api, min, max) in SUPPORTED_APIS {
@@ -420,13 +427,7 @@ async fn every_api_answers_every_version_with_an_encodable_response() {
             let Some(request) = sample(*api, version, &target) else {
                 continue;
             };
-            let response = match broker.handle(&session, version, request).await {
-                Reply::Now(r) => *r,
-                Reply::Later(f) => f.await,
-                Reply::Nothing => panic!("{api:?} v{version} sent no response"),
-            };
-            schloss_protocol::response::encode_response(*api, version, 1, &response)
-                .unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));
+            answer(&broker, &session, *api, version, request).await;
             checked += 1;
         }
     }
@@ -455,7 +456,7 @@ fn every_supported_api_has_a_sample() {
     }
 }
 
-/// Runs `request` and encodes the answer.
+/// Runs `request` and encodes the answer, which must exist and encode at `version`.
 async fn answer(
     broker: &Broker,
     session: &Session,
@@ -466,7 +467,7 @@ async fn answer(
     let response = match broker.handle(session, version, request).await {
         Reply::Now(r) => *r,
         Reply::Later(f) => f.await,
-        Reply::Nothing => return Vec::new(),
+        Reply::Nothing => panic!("{api:?} v{version} sent no response"),
     };
     schloss_protocol::response::encode_response(api, version, 1, &response)
         .unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"))
@@ -541,47 +542,17 @@ permit (
         )
         .unwrap(),
     );
-    let broker = Broker::open(BrokerSettings {
-        node_id: 1,
-        data_dir: dir.path().join("data"),
-        num_partitions: 1,
-        auto_create_topics: true,
-        socket_request_max_bytes: 1 << 20,
-        connections_max_reauth_ms: 0,
-        topic_defaults: BrokerDefaults::default(),
-        groups: schloss_broker::groups::GroupConfig {
-            initial_rebalance_delay_ms: 0,
-            ..Default::default()
-        },
-        storage: Default::default(),
-    })
-    .await
-    .unwrap()
-    .with_access(Gate::new(
-        Arc::new(PolicyAuthorizer::new(store.clone())),
-        Arc::new(NoAudit),
-    ))
-    .with_policies(store)
-    .unwrap();
-
-    let admin = session("acme", "ADMIN");
-    let create = CreateTopicsRequest::default().with_topics(vec![
-        create_topics_request::CreatableTopic::default()
-            .with_name(name("leak-target"))
-            .with_num_partitions(3)
-            .with_replication_factor(-1),
-    ]);
-    let Reply::Now(created) = broker
-        .handle(&admin, 7, Request::CreateTopics(create))
+    let broker = Broker::open(settings(dir.path().join("data"), true))
         .await
-    else {
-        panic!("CreateTopics answers at once");
-    };
-    let ResponseKind::CreateTopics(created) = *created else {
-        panic!("CreateTopics answers a CreateTopicsResponse");
-    };
-    assert_eq!(created.topics[0].error_code, 0);
-    let target_id = created.topics[0].topic_id;
+        .unwrap()
+        .with_access(Gate::new(
+            Arc::new(PolicyAuthorizer::new(store.clone())),
+            Arc::new(NoAudit),
+        ))
+        .with_policies(store)
+        .unwrap();
+
+    let target_id = create_topic(&broker, &session("acme", "ADMIN"), "leak-target", 3).await;
     let absent_id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0001);
     let other_id = uuid::Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0002);
     let existing = Target {
