@@ -15,6 +15,7 @@ and ``acme/bob`` (every mechanism).
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,3 +193,30 @@ def reset_brake(broker: AuthBroker) -> None:
     failure a test provokes costs only the first, shortest delay."""
     code, msg = plain_login(broker, *ALICE)
     assert code == 0, f"alice must be able to log in: {code} {msg}"
+
+
+# --------------------------------------------------------------------------- consuming
+
+
+def consume_error(config: dict, topic: str, group: str, timeout: float = 30.0):
+    """Polls a confluent-kafka consumer subscribed to ``topic`` with ``group`` until it reports
+    an error or a record; returns the ``KafkaError`` (None when a record arrived)."""
+    from confluent_kafka import Consumer, KafkaError
+
+    c = Consumer({**config, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest"})
+    try:
+        c.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error() is not None:
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                return m.error()
+            return None
+        raise AssertionError(f"neither a record nor an error from {topic} within {timeout}s")
+    finally:
+        c.close()

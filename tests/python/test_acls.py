@@ -6,20 +6,19 @@ stay inside the tenant that created them, need Alter on the tenant, and survive 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 ck = pytest.importorskip("confluent_kafka")
 
-from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
+from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,  # noqa: E402
                                    AclPermissionType, AdminClient, NewTopic,
                                    ResourcePatternType, ResourceType)
 
-from auth_support import AuthBroker, librdkafka_conf, run_cli, start_auth_broker  # noqa: E402
-from conftest import launch, wait_until  # noqa: E402
+from auth_support import AuthBroker, consume_error, librdkafka_conf, run_cli, start_auth_broker  # noqa: E402
+from conftest import launch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30
@@ -114,22 +113,8 @@ def produce_code(broker, who, topic) -> int:
 
 
 def consume_code(broker, who, topic, group) -> int:
-    c = Consumer({**conf(broker, who), "group.id": group, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False})
-    try:
-        c.subscribe([topic])
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error() is None:
-                return 0
-            if m.error().code() != KafkaError._PARTITION_EOF:
-                return m.error().code()
-        raise AssertionError(f"nothing from {topic} within {TIMEOUT_S}s")
-    finally:
-        c.close()
+    err = consume_error(conf(broker, who), topic, group)
+    return 0 if err is None else err.code()
 
 
 def test_acls_round_trip_and_decide_requests(acl_broker):

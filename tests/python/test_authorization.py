@@ -20,7 +20,7 @@ ck = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
-from auth_support import librdkafka_conf, run_cli, start_auth_broker  # noqa: E402
+from auth_support import consume_error, librdkafka_conf, run_cli, start_auth_broker  # noqa: E402
 from conftest import have_kcat, wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,28 +123,6 @@ def produce(config: dict, topic: str, n: int = 1, **extra) -> list:
 
 def codes(errors: list) -> set[int]:
     return {e.code() for e in errors}
-
-
-def consume_error(config: dict, topic: str, group: str) -> KafkaError | None:
-    """Polls a consumer subscribed with ``group`` until it reports an error or a record;
-    returns the error (None when a record arrived)."""
-    c = Consumer({**config, "group.id": group, "enable.auto.commit": False,
-                  "auto.offset.reset": "earliest"})
-    try:
-        c.subscribe([topic])
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error() is not None:
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                return m.error()
-            return None
-        raise AssertionError(f"neither a record nor an error from {topic} within {TIMEOUT_S}s")
-    finally:
-        c.close()
 
 
 def topic_names(config: dict) -> set[str]:
