@@ -314,31 +314,12 @@ impl Gate {
 /// session may perform, as Kafka's bit field (bit n set for the operation with code n). The
 /// questions are not audited: they describe permissions, they do not use them.
 impl Gate {
-    /// Kafka's `AclEntry.supportedOperations(TOPIC)`.
-    const TOPIC_OPERATIONS: [Action; 8] = [
-        Action::Read,
-        Action::Write,
-        Action::Create,
-        Action::Delete,
-        Action::Alter,
-        Action::Describe,
-        Action::DescribeConfigs,
-        Action::AlterConfigs,
-    ];
-    /// Kafka's `AclEntry.supportedOperations(GROUP)`, as far as groups have them here (group
-    /// configs are not served: no DescribeConfigs or AlterConfigs).
+    /// For topics and clusters, Kafka's `AclEntry.supportedOperations` are exactly the actions
+    /// the schema applies to the resource type (`Action::applies_to`), so those ask every
+    /// action; a tenant's virtual cluster has all of the cluster's but ClusterAction. Groups
+    /// have Kafka's operations as far as groups have them here (group configs are not served:
+    /// no DescribeConfigs or AlterConfigs).
     const GROUP_OPERATIONS: [Action; 3] = [Action::Read, Action::Describe, Action::Delete];
-    /// Kafka's `AclEntry.supportedOperations(CLUSTER)`; a tenant's virtual cluster has all but
-    /// ClusterAction (the schema does not apply it to a Tenant).
-    const CLUSTER_OPERATIONS: [Action; 7] = [
-        Action::Create,
-        Action::ClusterAction,
-        Action::DescribeConfigs,
-        Action::AlterConfigs,
-        Action::IdempotentWrite,
-        Action::Alter,
-        Action::Describe,
-    ];
 
     fn allowed_bits(
         &self,
@@ -365,12 +346,7 @@ impl Gate {
     /// The operations the session may perform on a topic it already reached.
     pub fn topic_operations(&self, session: &Session, topic: &TopicRef) -> i32 {
         let resource = Resource::Topic(topic.internal());
-        self.allowed_bits(
-            session,
-            resource,
-            ResourceKind::Topic,
-            &Self::TOPIC_OPERATIONS,
-        )
+        self.allowed_bits(session, resource, ResourceKind::Topic, &Action::ALL)
     }
 
     /// The operations the session may perform on the group it names `local`.
@@ -393,13 +369,13 @@ impl Gate {
                 session,
                 Resource::Tenant(tenant),
                 ResourceKind::Tenant,
-                &Self::CLUSTER_OPERATIONS,
+                &Action::ALL,
             ),
             Namespace::Operator => self.allowed_bits(
                 session,
                 Resource::Cluster,
                 ResourceKind::Cluster,
-                &Self::CLUSTER_OPERATIONS,
+                &Action::ALL,
             ),
         }
     }
