@@ -276,19 +276,29 @@ RATE_FLOOD = 600
 
 def test_connections_beyond_the_creation_rate_of_an_address_are_closed_at_once(started, tmp_path):
     """600 connections at once from 127.0.0.3 meet the default `connection_creation_rate` of
-    100/s: a burst of about 100 is admitted, most of the rest are closed before they send a
-    byte, 127.0.0.1 is not limited meanwhile, and a second later 127.0.0.3 connects again. The
-    refusals are logged with a count, not one line each."""
+    100/s: a burst of 100 is admitted and then no more than 100 per second, the rest are closed
+    (those the broker saw before sending anything), 127.0.0.1 is not limited meanwhile, and a
+    second later 127.0.0.3 connects again. The refusals are logged with a count, not one line
+    each.
+
+    How many are admitted depends on how long the flood takes to reach the broker: connections
+    that overflowed the listen queue (SYN cookies) reach it only when probed, seconds later, when
+    the bucket has refilled. So the bound is the token bucket's own: one burst plus the rate
+    times the time from the first connect to the last probe answer."""
     broker = start_auth_broker(tmp_path / "schloss")
     started.append(broker)
     host, port = sasl_addr(broker)
+    began = time.monotonic()
     socks, failed = open_flood(host, port, RATE_FLOOD, source=RATE_SOURCE)
     try:
         assert not failed, f"{len(failed)} connects failed, e.g. {failed[:5]}"
         flood = classify_flood(socks, RATE_FLOOD - 3 * DEFAULT_RATE)
+        elapsed = time.monotonic() - began
         assert flood.hung == 0, flood
         assert len(flood.admitted) >= DEFAULT_RATE, flood
-        assert flood.closed_unprompted >= RATE_FLOOD // 3, flood
+        bucket_bound = int(DEFAULT_RATE * (1 + elapsed)) + 1
+        assert len(flood.admitted) <= bucket_bound, (flood, f"{elapsed:.2f} s allow {bucket_bound}")
+        assert flood.closed_unprompted > 0, flood
         others = [socket.create_connection((host, port), timeout=5) for _ in range(20)]
         try:
             for i, s in enumerate(others):
